@@ -1,0 +1,297 @@
+"""Every torch / helion version branch of the project lives in this module.
+
+Each branch says which versions need it and when it can go. Capabilities are
+probed (an import, an attribute, a bind that launches nothing), never inferred
+from version numbers; versions are only recorded for humans.
+
+Only torch is imported at module level; helion is imported on first use so
+that the bridge imports on machines without it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.metadata
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from ._errors import HelionUnavailableError
+
+
+def distribution_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def helion_module() -> Any:
+    """Import helion lazily; raise a clear error when it is missing or broken."""
+    try:
+        return importlib.import_module("helion")
+    except Exception as exc:  # helion 1.5.1 on torch 2.11 raises ImportError
+        raise HelionUnavailableError(
+            f"helion could not be imported ({type(exc).__name__}: {exc}). "
+            "Install a helion release that supports torch "
+            f"{torch.__version__} (see the README's version table)."
+        ) from exc
+
+
+def helion_kernel_type() -> type:
+    return helion_module().Kernel  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------
+# Helion's higher-order op (HOP) for Dynamo.
+# Needed: helion's ``_compiler._dynamo`` modules import only on torch >= 2.11
+# (they use ``torch._library.effects``). On torch 2.9/2.10 the import fails and
+# the bridge uses its custom-op path. The try/except can go when the oldest
+# supported torch is 2.11.
+# --------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def hop_modules() -> tuple[Any, Any] | None:
+    """(higher_order_ops, variables) from helion, or None where they cannot load."""
+    try:
+        hop = importlib.import_module("helion._compiler._dynamo.higher_order_ops")
+        variables = importlib.import_module("helion._compiler._dynamo.variables")
+    except Exception:
+        return None
+    if not hasattr(variables, "HelionKernelVariable"):
+        return None
+    return hop, variables
+
+
+def hop_unavailable_reason() -> str:
+    try:
+        importlib.import_module("helion._compiler._dynamo.higher_order_ops")
+        importlib.import_module("helion._compiler._dynamo.variables")
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "helion has no HelionKernelVariable"
+
+
+def side_table_add(kernel: Any) -> int:
+    mods = hop_modules()
+    assert mods is not None
+    return int(mods[0].helion_kernel_side_table.add_kernel(kernel))
+
+
+def side_table_reset() -> None:
+    mods = hop_modules()
+    if mods is not None:
+        mods[0].helion_kernel_side_table.reset_table()
+
+
+def side_table_size() -> int:
+    mods = hop_modules()
+    return 0 if mods is None else len(mods[0].helion_kernel_side_table.id_to_kernel)
+
+
+def make_helion_kernel_variable(kernel: Any, kernel_idx: int, source: Any) -> Any:
+    """Helion's variable tracker for ``kernel``.
+
+    helion 1.1-1.4 take ``(kernel, kernel_idx, **kw)``; 1.5 adds an optional
+    ``inline`` tracker (left None: we always want the HOP). Both accept the
+    keyword form used here, so no branch is needed yet.
+    """
+    mods = hop_modules()
+    assert mods is not None
+    return mods[1].HelionKernelVariable(kernel, kernel_idx, source=source)
+
+
+# --------------------------------------------------------------------------
+# Inductor lowering of the HOP.
+# Needed: Helion's own lowering (``helion._compiler._inductor``) imports only on
+# torch builds with ``FinalizeCodegenResult`` and the template-buffer hooks
+# (torch 2.13+, not 2.11.0). It is a Triton template, so it exists for CUDA
+# tensors only: CPU Inductor cannot host a Triton template. The probe can go
+# when every supported torch has the hooks (the CUDA condition stays).
+# --------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def inductor_hop_lowering() -> bool:
+    if hop_modules() is None:
+        return False
+    try:
+        compat = importlib.import_module("helion._compat")
+        probe = getattr(compat, "supports_torch_compile_template_lowering", None)
+        if probe is None:  # helion <= 1.5.0 exposes only the fusion probe
+            probe = compat.supports_torch_compile_fusion
+        if not probe():
+            return False
+        importlib.import_module("helion._compiler._inductor.template_buffer")
+    except Exception:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=None)
+def inductor_hop_fusion() -> bool:
+    if not inductor_hop_lowering():
+        return False
+    try:
+        compat = importlib.import_module("helion._compat")
+        return bool(compat.supports_torch_compile_fusion())
+    except Exception:
+        return False
+
+
+# --------------------------------------------------------------------------
+# Dynamo internals.
+# ``VariableBuilder._type_dispatch`` (a cached classmethod returning a dict) is
+# how Dynamo picks a tracker per Python type, on every torch from 2.9 to 2.15.
+# When it goes private-er, this is the one place to change.
+# --------------------------------------------------------------------------
+def dynamo_type_dispatch() -> dict[type, Callable[..., Any]]:
+    from torch._dynamo.variables.builder import VariableBuilder
+
+    return VariableBuilder._type_dispatch()  # type: ignore[no-any-return]
+
+
+def id_match_guard() -> Any:
+    from torch._dynamo.guards import GuardBuilder
+
+    return GuardBuilder.ID_MATCH
+
+
+def variable_tracker_base() -> type:
+    from torch._dynamo.variables.base import VariableTracker
+
+    return VariableTracker
+
+
+def in_graph_function_variable(fn: Any) -> Any:
+    from torch._dynamo.variables import TorchInGraphFunctionVariable
+
+    return TorchInGraphFunctionVariable(fn)
+
+
+def constant_variable(value: Any) -> Any:
+    from torch._dynamo.variables import ConstantVariable
+
+    return ConstantVariable.create(value)
+
+
+def specialize_symbolic_float(var: Any, tx: Any) -> Any:
+    """Turn a traced SymFloat argument into a guarded Python float.
+
+    Needed on torch >= 2.13 (``specialize_float=False`` under dynamic=True
+    makes Python floats SymFloats) with every helion up to 1.5.1, whose kernel
+    binding rejects ``SymFloat`` ("unsupported argument type"). Kernel scalars
+    such as ``eps`` are constants in practice, so specialising costs at most one
+    recompile per distinct value. Can go when helion binds SymFloat.
+    """
+    from torch._dynamo.variables import SymNodeVariable
+
+    if isinstance(var, SymNodeVariable) and var.python_type() is float:
+        return constant_variable(var.evaluate_expr(tx.output))
+    return var
+
+
+# --------------------------------------------------------------------------
+# helion 1.1-1.4 reuse a size-1 specialisation for larger sizes of a
+# ``static_shapes=False`` kernel (wrong results after a first call with one
+# row). 1.5.0 fixed it. We probe the behaviour with two binds that launch
+# nothing and, where it is present, add a 0 / 1 / >=2 bucket of every tensor
+# dimension to the kernel's cache key. Can go when helion 1.5 is the oldest.
+# --------------------------------------------------------------------------
+_size1_guard_forced_off = False
+
+
+def set_size1_guard_forced_off(value: bool) -> None:
+    """For demonstrating the bug only: disable the guard even where needed."""
+    global _size1_guard_forced_off
+    _size1_guard_forced_off = value
+    size1_guard_needed.cache_clear()
+
+
+@functools.lru_cache(maxsize=None)
+def size1_guard_needed() -> bool:
+    if _size1_guard_forced_off:
+        return False
+    helion = helion_module()
+    from ._size1_probe import probe_copy
+
+    probe = helion.kernel(static_shapes=False)(probe_copy)
+    one = probe.bind((torch.empty(1, 4),))
+    eight = probe.bind((torch.empty(8, 4),))
+    return one is eight
+
+
+def size_buckets(args: Sequence[object]) -> tuple[tuple[int, ...], ...]:
+    """0 / 1 / 2 (meaning >= 2) for every dimension of every tensor argument."""
+    return tuple(
+        tuple(min(int(s), 2) for s in a.shape)
+        for a in args
+        if isinstance(a, torch.Tensor)
+    )
+
+
+# --------------------------------------------------------------------------
+# Fake outputs through Helion's binding: bind, compile the host code for one
+# config and run it with a launcher that does nothing. Every helion from 1.1 to
+# 1.5.1 generates host code taking ``_launcher=``.
+# --------------------------------------------------------------------------
+def noop_launcher(*_args: object, **_kwargs: object) -> None:
+    return None
+
+
+def _static_size(values: Sequence[object]) -> list[int]:
+    return [int(symbolic_scalar_hint(v)) for v in values]  # type: ignore[call-overload]
+
+
+def static_bind_example(value: object, mode: Any) -> object:
+    """A stand-in for ``value`` with concrete sizes, for ``Kernel.bind`` only.
+
+    Tensors (fake, possibly with symbolic sizes from Dynamo's ShapeEnv)
+    become FakeTensors of ``mode`` with the size hints: Helion's binding keeps
+    its own ShapeEnv and mis-traces foreign symbols (seen with helion 1.5.1:
+    ``MultipleReductionDims`` for a row reduction). Nothing is allocated.
+    """
+    if isinstance(value, torch.Tensor):
+        with mode:
+            return torch.empty_strided(
+                _static_size(value.shape), _static_size(value.stride()), dtype=value.dtype, device=value.device
+            )
+    if isinstance(value, (list, tuple)):
+        return type(value)(static_bind_example(v, mode) for v in value)
+    return symbolic_scalar_hint(value)
+
+
+def helion_output_spec_inference() -> Callable[..., dict[str, Any]] | None:
+    """Helion's ``infer_output_spec(kernel, args)`` where its Dynamo support
+    imports (torch >= 2.11, helion >= 1.1); None elsewhere (torch 2.9/2.10),
+    where the bridge runs the host code with a no-op launcher instead. The
+    fallback can go when torch 2.11 is the oldest supported."""
+    mods = hop_modules()
+    fn = None if mods is None else getattr(mods[1], "infer_output_spec", None)
+    return fn if callable(fn) else None
+
+
+def fresh_fake_mode() -> Any:
+    from torch._subclasses.fake_tensor import FakeTensorMode, unset_fake_temporarily
+
+    with unset_fake_temporarily():
+        return FakeTensorMode(allow_non_fake_inputs=True)
+
+
+def symbolic_scalar_hint(value: object) -> object:
+    """A concrete stand-in for a symbolic scalar, for binding only."""
+    if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+        node = value.node
+        hint = getattr(node, "hint", None)
+        if hint is None:
+            hint = {torch.SymInt: 2, torch.SymFloat: 1.0, torch.SymBool: True}[type(value)]
+        return hint
+    return value
+
+
+# --------------------------------------------------------------------------
+# torch.library across versions: ``Library.define/impl`` and
+# ``torch.library.register_fake`` exist on every supported torch (2.9+).
+# --------------------------------------------------------------------------
+def register_fake(qualname: str, fn: Callable[..., Any], lib: Any) -> None:
+    torch.library.register_fake(qualname, fn, lib=lib)

@@ -1,0 +1,158 @@
+"""Teach Dynamo to trace calls to instances of a wrapper class.
+
+At wrap time (when Dynamo first meets the wrapper object, before any graph
+node is made) we resolve the Helion kernel, make sure it is prepared (side
+table, custom op) and guard on the wrapper's identity, so a different wrapper
+object recompiles. At call time we pick the path per call (the device of the
+arguments decides what Inductor can lower) and emit either Helion's HOP or the
+custom op.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from . import _compat
+from ._errors import KernelResolutionError, WrapperRegistrationError
+from ._mode import DynamoMode, resolve_mode
+from ._prepare import PreparedKernel, prepare_kernel, prepared_for
+
+_lock = threading.Lock()
+_registered: dict[type, tuple[Callable[[Any], Any], Callable[[Any], str]]] = {}
+
+
+def _default_op_name(obj: Any) -> str:
+    name = getattr(obj, "op_name", None)
+    return name if isinstance(name, str) else type(obj).__name__
+
+
+def _example_device_type(var: Any) -> str | None:
+    items = getattr(var, "items", None)
+    if isinstance(items, (list, tuple)):
+        for item in items:
+            found = _example_device_type(item)
+            if found is not None:
+                return found
+        return None
+    try:
+        proxy = var.as_proxy()
+    except Exception:
+        return None
+    example = getattr(getattr(proxy, "node", None), "meta", {}).get("example_value")
+    if isinstance(example, torch.Tensor):
+        return example.device.type
+    return None
+
+
+def _call_device_type(args: Any, kwargs: dict[str, Any]) -> str | None:
+    for var in [*args, *kwargs.values()]:
+        found = _example_device_type(var)
+        if found is not None:
+            return found
+    return None
+
+
+def _resolve_kernel(obj: Any, kernel_of: Callable[[Any], Any], op_name: str) -> Any:
+    try:
+        kernel = kernel_of(obj)
+    except Exception as exc:
+        raise KernelResolutionError(
+            f"op {op_name!r}: kernel_of({type(obj).__name__}) raised {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(kernel, _compat.helion_kernel_type()):
+        raise KernelResolutionError(
+            f"op {op_name!r}: kernel_of({type(obj).__name__}) must return a helion.Kernel, "
+            f"found {type(kernel).__name__}. Return the object made by @helion.kernel."
+        )
+    return kernel
+
+
+def _make_variable_class() -> type:
+    base = _compat.variable_tracker_base()
+
+    class WrapperCallVariable(base):  # type: ignore[misc, valid-type]
+        """A traced wrapper object: calling it emits the HOP or the custom op."""
+
+        def __init__(self, wrapper: Any, prepared: PreparedKernel, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.wrapper = wrapper
+            self.prepared = prepared
+
+        def python_type(self) -> type:
+            return type(self.wrapper)
+
+        def call_function(self, tx: Any, args: Any, kwargs: dict[str, Any]) -> Any:
+            prepared = self.prepared
+            mode = resolve_mode(_call_device_type(args, kwargs), prepared.op_name)
+            if mode is DynamoMode.HOP:
+                args = [_compat.specialize_symbolic_float(a, tx) for a in args]
+                kwargs = {k: _compat.specialize_symbolic_float(v, tx) for k, v in kwargs.items()}
+                index = _compat.side_table_add(prepared.kernel)
+                hop_var = _compat.make_helion_kernel_variable(prepared.kernel, index, self.source)
+                return hop_var.call_function(tx, args, kwargs)
+            op_var = _compat.in_graph_function_variable(prepared.custom_op)
+            return op_var.call_function(tx, list(args), kwargs)
+
+    return WrapperCallVariable
+
+
+_variable_class: type | None = None
+
+
+def _wrap_handler(kernel_of: Callable[[Any], Any], op_name_of: Callable[[Any], str]) -> Callable[..., Any]:
+    def handler(builder: Any, value: Any) -> Any:
+        global _variable_class
+        op_name = op_name_of(value)
+        kernel = _resolve_kernel(value, kernel_of, op_name)
+        # Normally prepared at registration; a third-party wrapper that skipped
+        # it gets prepared here, still before any graph node is created.
+        prepared = prepared_for(kernel) or prepare_kernel(kernel, op_name=op_name)
+        builder.install_guards(_compat.id_match_guard())
+        if _variable_class is None:
+            _variable_class = _make_variable_class()
+        return _variable_class(value, prepared, source=builder.source)
+
+    return handler
+
+
+def register_wrapper_type(
+    cls: type,
+    kernel_of: Callable[[Any], Any],
+    *,
+    op_name_of: Callable[[Any], str] = _default_op_name,
+) -> None:
+    """From now on Dynamo traces calls to instances of ``cls``.
+
+    ``kernel_of(obj)`` must return the ``helion.Kernel`` that runs the call;
+    it is resolved when Dynamo first meets ``obj``, outside the traced region.
+    Idempotent (same arguments) and thread-safe.
+    """
+    if not isinstance(cls, type):
+        raise WrapperRegistrationError(
+            f"register_wrapper_type: expected a class, found {type(cls).__name__} ({cls!r}). "
+            "Pass the wrapper's class, e.g. register_wrapper_type(MyWrapper, ...)."
+        )
+    if not callable(kernel_of):
+        raise WrapperRegistrationError(
+            f"register_wrapper_type({cls.__name__}): kernel_of must be callable, found {type(kernel_of).__name__}"
+        )
+    if issubclass(cls, (torch.Tensor, torch.nn.Module)):
+        raise WrapperRegistrationError(
+            f"register_wrapper_type({cls.__name__}): tensors and modules have their own Dynamo "
+            "handling and cannot be kernel wrappers; wrap the kernel in a plain class"
+        )
+    with _lock:
+        previous = _registered.get(cls)
+        if previous is not None and previous == (kernel_of, op_name_of):
+            return
+        _registered[cls] = (kernel_of, op_name_of)
+        _compat.dynamo_type_dispatch()[cls] = _wrap_handler(kernel_of, op_name_of)
+
+
+def registered_wrapper_types() -> tuple[type, ...]:
+    with _lock:
+        return tuple(_registered)
