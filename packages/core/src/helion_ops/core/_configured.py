@@ -1,0 +1,112 @@
+"""A Helion kernel driven by stored configs instead of the autotuner.
+
+Helion computes a cache key per call (our ``key`` hook) and, on a miss, asks
+its autotuner for a config. We make the key the selected config key (plus a
+size-1 bucket where the bridge says helion needs it) and replace the
+autotuner with a preset search that returns the stored config for that key.
+Both go through the same ``ConfigSelector``, so the key and the config agree.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from helion_ops import dynamo_bridge
+
+from ._config_store import ConfigEntry
+from ._errors import MissingConfigError
+from ._policy import MissingConfigPolicy
+from ._selection import ConfigPicker, ConfigSelector, KeySpec
+
+
+def _preset_search_class() -> type:
+    from helion.autotuner.base_search import BaseAutotuner
+
+    class PresetConfigSearch(BaseAutotuner):  # type: ignore[misc]
+        """Returns the stored config for the call's key; never benchmarks."""
+
+        def __init__(self, config: Any) -> None:
+            self.config = config
+
+        def autotune(self, *, skip_cache: bool = False) -> Any:
+            return self.config
+
+    return PresetConfigSearch
+
+
+class ConfiguredHelionKernel:
+    """The platform's configs bound to one Helion kernel (``.kernel``)."""
+
+    def __init__(
+        self,
+        op_name: str,
+        fn: Callable[..., Any],
+        *,
+        platform: str,
+        entries: Mapping[str, ConfigEntry],
+        helion_settings: Mapping[str, Any],
+        config_picker: ConfigPicker | None,
+        keys: KeySpec | None,
+        policy: MissingConfigPolicy,
+        platforms_with_configs: list[str],
+    ) -> None:
+        import helion
+
+        self.op_name = op_name
+        self.platform = platform
+        self.entries = dict(entries)
+        self.policy = policy
+        self.platforms_with_configs = platforms_with_configs
+        self.selector = ConfigSelector(op_name, fn, self.entries, config_picker=config_picker, keys=keys)
+        self._size1_guard = dynamo_bridge.size1_guard_needed()
+        self._warned = False
+        self._search = _preset_search_class()
+        self.kernel = helion.kernel(
+            fn,
+            **{**helion_settings, "static_shapes": False},
+            key=self.cache_key,
+            autotuner_fn=self._autotuner,
+        )
+
+    @property
+    def has_configs(self) -> bool:
+        return bool(self.entries)
+
+    def cache_key(self, *args: Any) -> Any:
+        selected = self.selector.select(args)
+        if self._size1_guard:
+            return (selected, dynamo_bridge.size_buckets(args))
+        return selected
+
+    def missing_config_error(self, detail: str) -> MissingConfigError:
+        have = ", ".join(self.platforms_with_configs) or "none"
+        return MissingConfigError(
+            f"op {self.op_name!r}: {detail} on platform {self.platform!r}; platforms with configs: {have}. "
+            f"Run `helion-ops autotune {self.op_name}` on this GPU, or choose the missing-config policy "
+            "'default' or 'reference' (register_kernel(missing_config=...) or HELION_OPS_MISSING_CONFIG)."
+        )
+
+    def _warn_once(self, message: str) -> None:
+        if not self._warned:
+            self._warned = True
+            warnings.warn(f"op {self.op_name!r}: {message}", RuntimeWarning, stacklevel=4)
+
+    def config_for(self, bound_kernel: Any, args: tuple[Any, ...]) -> Any:
+        import helion
+
+        selected = self.selector.select(args)
+        entry = self.entries.get(selected)
+        if entry is not None:
+            return helion.Config(**entry.config)
+        if self.policy is MissingConfigPolicy.ERROR:
+            raise self.missing_config_error(f"no config entry for key {selected!r}")
+        self._warn_once(
+            f"no config for key {selected!r} on platform {self.platform!r}; using Helion's default config "
+            f"(tune it with `helion-ops autotune {self.op_name}`)"
+        )
+        return bound_kernel.config_spec.default_config()
+
+    def _autotuner(self, bound_kernel: Any, args: tuple[Any, ...], **_: Any) -> Any:
+        return self._search(self.config_for(bound_kernel, tuple(args)))

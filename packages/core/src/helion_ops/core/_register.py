@@ -1,0 +1,64 @@
+"""``register_kernel``: the one decorator a kernel author uses."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import _registry
+from ._policy import MissingConfigPolicy
+from ._selection import ConfigPicker, KeySpec
+from ._wrapper import HelionKernelWrapper, InputGenerator
+
+
+def register_kernel(
+    op_name: str | None = None,
+    *,
+    config_picker: ConfigPicker | None = None,
+    keys: KeySpec | None = None,
+    fake_impl: Callable[..., Any] | None = None,
+    helion_settings: Any = None,
+    input_generator: InputGenerator | None = None,
+    reference: Callable[..., Any] | None = None,
+    configs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+    missing_config: str | MissingConfigPolicy | None = None,
+    mutates_args: Sequence[str] | None = None,
+) -> Callable[[Callable[..., Any]], HelionKernelWrapper]:
+    """Register a Helion kernel function as an op with stored, per-platform configs.
+
+    ``op_name`` defaults to the function's name. Configs are read from
+    ``configs`` (a directory or several, laid out as ``<dir>/<op>/<platform>.json``)
+    under any user directories in ``HELION_OPS_CONFIG_DIR``. Choose the entry
+    with ``config_picker(args, keys) -> key | None`` or declaratively with
+    ``keys={"field": ("arg", dim), ...}``. ``missing_config`` is the policy
+    when this platform has no config (error / default / reference).
+    ``fake_impl`` and ``mutates_args`` default to what the bridge infers.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> HelionKernelWrapper:
+        name = op_name or fn.__name__
+        if configs is None:
+            dirs: list[Path] = []
+        elif isinstance(configs, (str, os.PathLike)):
+            dirs = [Path(configs)]
+        else:
+            dirs = [Path(c) for c in configs]
+        wrapper = HelionKernelWrapper(
+            fn,
+            op_name=name,
+            config_picker=config_picker,
+            keys=keys,
+            fake_impl=fake_impl,
+            helion_settings=helion_settings,
+            input_generator=input_generator,
+            reference=reference,
+            config_dirs=dirs,
+            missing_config=missing_config,
+            mutates_args=list(mutates_args) if mutates_args is not None else None,
+        )
+        _registry.add(wrapper)
+        return wrapper
+
+    return decorate

@@ -1,0 +1,165 @@
+"""The object a kernel author's decorator returns: callable eagerly, traced by
+the bridge under torch.compile."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from helion_ops import dynamo_bridge
+
+from ._config_store import ConfigStore
+from ._configured import ConfiguredHelionKernel
+from ._errors import InvalidSettingsError
+from ._platform import current_platform
+from ._policy import MissingConfigPolicy, missing_config_policy
+from ._selection import ConfigPicker, KeySpec
+
+InputGenerator = Callable[[], dict[str, tuple[Any, ...]]]
+
+
+def settings_dict(helion_settings: Any, op_name: str) -> dict[str, Any]:
+    """Validate helion settings as vLLM does and return them as a dict."""
+    if helion_settings is None:
+        return {}
+    if isinstance(helion_settings, Mapping):
+        settings = dict(helion_settings)
+    else:
+        settings = dict(helion_settings.to_dict())
+        from helion.runtime.settings import default_autotuner_fn
+
+        if settings.get("autotuner_fn") is default_autotuner_fn:
+            settings.pop("autotuner_fn")
+        settings = {k: v for k, v in settings.items() if k in _explicit_settings(helion_settings)}
+    if settings.get("autotuner_fn") is not None:
+        raise InvalidSettingsError(
+            f"op {op_name!r}: helion_settings sets autotuner_fn, but registered kernels select stored "
+            "configs instead of autotuning. Remove autotuner_fn and pass register_kernel(config_picker=...) "
+            "or keys=... to choose configs."
+        )
+    settings.pop("autotuner_fn", None)
+    if settings.get("static_shapes") is True:
+        warnings.warn(
+            f"op {op_name!r}: static_shapes=True in helion_settings is overridden to False: registered "
+            "kernels serve every batch size without recompiling.",
+            UserWarning,
+            stacklevel=4,
+        )
+    settings.pop("static_shapes", None)
+    return settings
+
+
+def _explicit_settings(settings: Any) -> set[str]:
+    """Settings differing from Helion's defaults (a Settings object carries them all)."""
+    import helion
+
+    defaults = helion.Settings().to_dict()
+    given = settings.to_dict()
+    return {k for k, v in given.items() if k not in defaults or defaults[k] is not v and defaults[k] != v}
+
+
+class HelionKernelWrapper:
+    """A registered op: ``wrapper(*args)`` runs the configured kernel."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        op_name: str,
+        config_picker: ConfigPicker | None,
+        keys: KeySpec | None,
+        fake_impl: Callable[..., Any] | None,
+        helion_settings: Any,
+        input_generator: InputGenerator | None,
+        reference: Callable[..., Any] | None,
+        config_dirs: list[Path],
+        missing_config: str | MissingConfigPolicy | None,
+        mutates_args: list[str] | None = None,
+    ) -> None:
+        self.op_name = op_name
+        self.raw_kernel_func = fn
+        self.module = getattr(fn, "__module__", "?")
+        self.reference = reference
+        self.input_generator = input_generator
+        self.config_picker = config_picker
+        self.keys = dict(keys) if keys else None
+        self.helion_settings = settings_dict(helion_settings, op_name)
+        self.config_store = ConfigStore.layered(config_dirs)
+        self._missing_config = missing_config
+        self._fake_impl = fake_impl
+        self._mutates_args = mutates_args
+        self._lock = threading.Lock()
+        self.__doc__ = fn.__doc__
+        # Built here, at registration, outside any traced region.
+        self.configured = self._configure(current_platform())
+        self.prepared = dynamo_bridge.prepare_kernel(
+            self.configured.kernel,
+            op_name=op_name,
+            impl=self._run_eager,
+            fake_impl=fake_impl,
+            mutates_args=mutates_args,
+        )
+
+    def _configure(self, platform: str) -> ConfiguredHelionKernel:
+        return ConfiguredHelionKernel(
+            self.op_name,
+            self.raw_kernel_func,
+            platform=platform,
+            entries=self.config_store.load(self.op_name, platform),
+            helion_settings=self.helion_settings,
+            config_picker=self.config_picker,
+            keys=self.keys,
+            policy=self.policy,
+            platforms_with_configs=self.config_store.platforms(self.op_name),
+        )
+
+    @property
+    def policy(self) -> MissingConfigPolicy:
+        return missing_config_policy(self._missing_config)
+
+    @property
+    def kernel(self) -> Any:
+        """The configured ``helion.Kernel`` (what Dynamo traces)."""
+        return self.configured.kernel
+
+    @property
+    def platform(self) -> str:
+        return self.configured.platform
+
+    def _run_eager(self, *args: Any) -> Any:
+        configured = self.configured
+        if not configured.has_configs:
+            policy = self.policy
+            if policy is MissingConfigPolicy.ERROR:
+                raise configured.missing_config_error("no configs")
+            if policy is MissingConfigPolicy.REFERENCE and self.reference is not None:
+                configured._warn_once(
+                    f"no configs for platform {configured.platform!r}; running the pure-PyTorch reference"
+                )
+                return self.reference(*args)
+        return configured.kernel(*args)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            args = self.kernel.normalize_args(*args, **kwargs)
+        return self._run_eager(*args)
+
+    def get_inputs(self) -> dict[str, tuple[Any, ...]]:
+        if self.input_generator is None:
+            raise NotImplementedError(
+                f"op {self.op_name!r} has no input generator; pass register_kernel(input_generator=...)"
+            )
+        return self.input_generator()
+
+    def __repr__(self) -> str:
+        return f"<helion-ops kernel {self.op_name!r} platform={self.platform!r} configs={len(self.configured.entries)}>"
+
+
+def _kernel_of(wrapper: HelionKernelWrapper) -> Any:
+    return wrapper.kernel
+
+
+dynamo_bridge.register_wrapper_type(HelionKernelWrapper, _kernel_of)

@@ -1,0 +1,59 @@
+"""rms_norm: ``y = x / sqrt(mean(x**2, -1) + eps) * weight``, over the last dimension.
+
+One module per op: the Helion kernel (registered through core), the
+pure-PyTorch reference (imports without a GPU), the input generator and the
+config key (declarative: hidden size, then number of tokens).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+import helion.language as hl
+from helion_ops.core import register_kernel
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+DECODE_TOKENS = (1, 8, 64, 256)
+PREFILL_TOKENS = (1024, 4096, 16384)
+HIDDEN_SIZES = (2048, 4096, 5120, 8192)
+
+
+def rms_norm_reference(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """The formula in float32, cast back to the input dtype."""
+    xf = x.float()
+    inv = torch.rsqrt(xf.pow(2).mean(dim=-1, keepdim=True) + eps)
+    return (xf * inv * weight.float()).to(x.dtype)
+
+
+def rms_norm_inputs(
+    tokens: tuple[int, ...] = DECODE_TOKENS + PREFILL_TOKENS,
+    hidden: tuple[int, ...] = HIDDEN_SIZES,
+    dtype: torch.dtype = torch.bfloat16,
+    device: str = "cuda",
+) -> dict[str, tuple[object, ...]]:
+    """``{"hidden=H,numtokens=T": (x, weight, eps)}`` for every pair."""
+    out: dict[str, tuple[object, ...]] = {}
+    for h in hidden:
+        weight = torch.randn(h, dtype=dtype, device=device)
+        for t in tokens:
+            out[f"hidden={h},numtokens={t}"] = (torch.randn(t, h, dtype=dtype, device=device), weight, 1e-6)
+    return out
+
+
+@register_kernel(
+    keys={"hidden": ("x", -1), "numtokens": ("x", 0)},
+    reference=rms_norm_reference,
+    input_generator=rms_norm_inputs,
+    configs=CONFIG_DIR,
+)
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    m, n = x.size()
+    out = torch.empty_like(x)
+    for rows in hl.tile(m):
+        xf = x[rows, :].to(torch.float32)
+        mean_sq = torch.mean(xf * xf, dim=-1, keepdim=True)
+        normed = xf * torch.rsqrt(mean_sq + eps)
+        out[rows, :] = (normed * weight[None, :].to(torch.float32)).to(out.dtype)
+    return out
