@@ -295,3 +295,32 @@ def symbolic_scalar_hint(value: object) -> object:
 # --------------------------------------------------------------------------
 def register_fake(qualname: str, fn: Callable[..., Any], lib: Any) -> None:
     torch.library.register_fake(qualname, fn, lib=lib)
+
+
+# --------------------------------------------------------------------------
+# Errors raised while Dynamo traces. Dynamo re-wraps any exception raised
+# during tracing as InternalTorchDynamoError, except a few classes it lets
+# through; ``ShortenTraceback`` is one of them on every torch from 2.9 to
+# 2.15. We raise our own error class, made a subclass of ShortenTraceback too,
+# so the user sees our class and message (still catchable as TypeError etc.).
+# Revisit if Dynamo changes its pass-through list.
+# --------------------------------------------------------------------------
+_trace_error_classes: dict[type, type] = {}
+
+
+def error_for_tracing(exc: BaseException) -> BaseException:
+    from torch._dynamo.exc import ShortenTraceback
+
+    base = type(exc)
+    cls = _trace_error_classes.get(base)
+    if cls is None:
+
+        def __init__(self: Any, message: str) -> None:
+            Exception.__init__(self, message)
+            self.first_useful_frame = None
+
+        cls = type(base.__name__, (base, ShortenTraceback), {"__init__": __init__, "__module__": base.__module__})
+        _trace_error_classes[base] = cls
+    new = cls(str(exc))
+    new.__cause__ = exc.__cause__
+    return new

@@ -107,7 +107,10 @@ def _wrap_handler(kernel_of: Callable[[Any], Any], op_name_of: Callable[[Any], s
     def handler(builder: Any, value: Any) -> Any:
         global _variable_class
         op_name = op_name_of(value)
-        kernel = _resolve_kernel(value, kernel_of, op_name)
+        try:
+            kernel = _resolve_kernel(value, kernel_of, op_name)
+        except KernelResolutionError as exc:
+            raise _compat.error_for_tracing(exc) from exc.__cause__
         # Normally prepared at registration; a third-party wrapper that skipped
         # it gets prepared here, still before any graph node is created.
         prepared = prepared_for(kernel) or prepare_kernel(kernel, op_name=op_name)
