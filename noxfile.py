@@ -55,7 +55,7 @@ def _install_stack(session: nox.Session, row: str) -> None:
     torch_spec, helion_version, triton_spec = MATRIX[row]
     if torch_spec.endswith("+cpu") and not LOCAL_WHEELS.is_dir():
         torch_spec = torch_spec.removesuffix("+cpu")
-    specs = [torch_spec, f"helion=={helion_version}", "packaging", "pytest>=8", "hypothesis>=6", "rich"]
+    specs = [torch_spec, f"helion=={helion_version}", "packaging", "pytest>=8", "hypothesis>=6", "rich", "setuptools"]
     if triton_spec:
         specs.append(triton_spec)
     session.install(*_find_links(), *specs)

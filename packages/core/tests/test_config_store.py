@@ -16,9 +16,9 @@ from helion_ops.core import (
     ConfigPathError,
     ConfigStore,
     ConfigStoreWriteError,
+    _config_store,
     key_id,
 )
-from helion_ops.core import _config_store
 
 OP = "my_op"
 PLATFORM = "nvidia_h100"

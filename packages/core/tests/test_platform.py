@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helion_ops.core import CPU_PLATFORM, canonical_platform, current_platform
-from helion_ops.core import _platform
+from helion_ops.core import CPU_PLATFORM, _platform, canonical_platform, current_platform
 
 
 @pytest.mark.parametrize(

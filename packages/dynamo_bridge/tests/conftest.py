@@ -1,18 +1,7 @@
-"""Bridge tests run against the installed bridge or, for the vendoring check,
-against a copy under another name: ``HELION_OPS_BRIDGE_MODULE`` names it."""
-
 from __future__ import annotations
 
-import importlib
-import os
-
 import pytest
-
-BRIDGE_MODULE = os.environ.get("HELION_OPS_BRIDGE_MODULE", "helion_ops.dynamo_bridge")
-
-
-def load_bridge():
-    return importlib.import_module(BRIDGE_MODULE)
+from bridge_under_test import load_bridge
 
 
 @pytest.fixture(scope="session")

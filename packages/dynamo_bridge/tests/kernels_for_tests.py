@@ -7,10 +7,9 @@ kernel whose device-loop variable shadows a module global).
 
 from __future__ import annotations
 
-import torch
-
 import helion
 import helion.language as hl
+import torch
 
 _CFG = helion.Config(block_sizes=[4], num_warps=4)
 

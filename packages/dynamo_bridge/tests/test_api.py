@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib
 import pathlib
 import sys
 import threading
 
 import pytest
 import torch
+from bridge_under_test import load_bridge
 from kernels_for_tests import _add_into, _scale_rows, _sum_and_diff, _sum_list, make
 
 
@@ -121,7 +121,7 @@ def test_prepare_kernel_rejects_bad_names_and_non_kernels(bridge):
         bridge.prepare_kernel(_scale_rows, op_name="plain_function")
 
 
-BRIDGE_DIR = pathlib.Path(importlib.import_module("conftest").load_bridge().__file__).parent
+BRIDGE_DIR = pathlib.Path(load_bridge().__file__).parent
 
 
 def _imports(path):

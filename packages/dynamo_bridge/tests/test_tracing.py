@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import load_bridge
+from bridge_under_test import load_bridge
 from kernels_for_tests import _add_into, _scale_rows, _sum_and_diff, _sum_list, make
 
 _bridge = load_bridge()

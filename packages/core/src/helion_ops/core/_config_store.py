@@ -53,7 +53,7 @@ class ConfigEntry:
         return {"key": dict(self.key), "config": dict(self.config), **self.extra}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def helion_config_fields() -> dict[str, str]:
     """Field name -> annotation text of ``helion.Config``, read from its signature."""
     import helion

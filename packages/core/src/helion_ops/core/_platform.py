@@ -35,7 +35,7 @@ def canonical_platform(device_name: str) -> str:
     return name or CPU_PLATFORM
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _device_platform(index: int) -> str:
     return canonical_platform(torch.cuda.get_device_name(index))
 

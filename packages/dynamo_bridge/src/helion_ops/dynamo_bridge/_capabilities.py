@@ -48,7 +48,7 @@ class Capabilities:
         return dataclasses.asdict(self)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def capabilities() -> Capabilities:
     """Probe (once per process) and return the capabilities record."""
     notes: list[str] = []

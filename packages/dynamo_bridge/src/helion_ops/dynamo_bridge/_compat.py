@@ -28,7 +28,7 @@ def distribution_version(name: str) -> str | None:
         return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def helion_module() -> Any:
     """Import helion lazily; raise a clear error when it is missing or broken."""
     try:
@@ -52,7 +52,7 @@ def helion_kernel_type() -> type:
 # the bridge uses its custom-op path. The try/except can go when the oldest
 # supported torch is 2.11.
 # --------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hop_modules() -> tuple[Any, Any] | None:
     """(higher_order_ops, variables) from helion, or None where they cannot load."""
     try:
@@ -111,7 +111,7 @@ def make_helion_kernel_variable(kernel: Any, kernel_idx: int, source: Any) -> An
 # tensors only: CPU Inductor cannot host a Triton template. The probe can go
 # when every supported torch has the hooks (the CUDA condition stays).
 # --------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def inductor_hop_lowering() -> bool:
     if hop_modules() is None:
         return False
@@ -128,7 +128,7 @@ def inductor_hop_lowering() -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def inductor_hop_fusion() -> bool:
     if not inductor_hop_lowering():
         return False
@@ -208,7 +208,7 @@ def set_size1_guard_forced_off(value: bool) -> None:
     size1_guard_needed.cache_clear()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def size1_guard_needed() -> bool:
     if _size1_guard_forced_off:
         return False

@@ -4,9 +4,8 @@ must live at module level, and this module imports helion at its top."""
 
 from __future__ import annotations
 
-import torch
-
 import helion.language as hl
+import torch
 
 
 def probe_copy(x: torch.Tensor) -> torch.Tensor:

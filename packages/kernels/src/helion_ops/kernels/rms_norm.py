@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import helion.language as hl
 import torch
 
-import helion.language as hl
 from helion_ops.core import register_kernel
 
 CONFIG_DIR = Path(__file__).parent / "configs"
