@@ -75,10 +75,12 @@ def test_round_trip(tmp_path: Path) -> None:
 
 def test_default_entry_first_even_when_written_last(tmp_path: Path) -> None:
     store = ConfigStore([tmp_path])
-    store.write(OP, PLATFORM, [ConfigEntry({"n": 1}, {"num_warps": 1})])
+    # "batch=1" sorts before "default": the default entry is first by rule, not by name.
+    store.write(OP, PLATFORM, [ConfigEntry({"n": 1}, {"num_warps": 1}), ConfigEntry({"batch": 1}, {"num_warps": 1})])
     store.write(OP, PLATFORM, [ConfigEntry({}, {"num_warps": 2})])
     on_disk = json.loads((tmp_path / OP / f"{PLATFORM}.json").read_text(encoding="utf-8"))
-    assert [e["key"] for e in on_disk] == [{}, {"n": 1}]
+    assert on_disk[0]["key"] == {}
+    assert sorted(key_id(e["key"]) for e in on_disk[1:]) == ["batch=1", "n=1"]
 
 
 def test_load_missing_file_is_empty(tmp_path: Path) -> None:
@@ -147,7 +149,10 @@ def test_first_directory_wins_per_key(tmp_path: Path) -> None:
             {"key": {"n": 64}, "config": {"block_sizes": [64]}},
         ],
     )
-    entries_file(user, [{"key": {"n": 8}, "config": {"block_sizes": [2]}}, {"key": {"n": 1}, "config": {"block_sizes": [1]}}])
+    entries_file(
+        user,
+        [{"key": {"n": 8}, "config": {"block_sizes": [2]}}, {"key": {"n": 1}, "config": {"block_sizes": [1]}}],
+    )
 
     loaded = ConfigStore([user, shipped]).load(OP, PLATFORM)
     assert sorted(loaded) == ["default", "n=1", "n=64", "n=8"]
@@ -257,7 +262,8 @@ def test_top_level_not_a_list(tmp_path: Path) -> None:
 
 def test_entry_missing_config(tmp_path: Path) -> None:
     text = json.dumps([{"key": {}, "config": {}}, {"key": {"n": 8}}])
-    with pytest.raises(ConfigFileError, match=file_re(tmp_path) + r", entry 1: expected an object with 'key' and 'config'"):
+    expected = file_re(tmp_path) + r", entry 1: expected an object with 'key' and 'config'"
+    with pytest.raises(ConfigFileError, match=expected):
         load_file(tmp_path, text)
 
 
@@ -302,6 +308,19 @@ def test_valid_field_types_are_accepted(tmp_path: Path) -> None:
     assert loaded["default"].config == config
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "bug: _type_ok checks the annotation's text; maxnreg is annotated with the alias "
+        "'MaxnregLiteral' (= int | None), whose text has no 'None', so a valid null is refused"
+    ),
+)
+def test_null_maxnreg_is_accepted(tmp_path: Path) -> None:
+    # helion.Config(maxnreg=None) is valid: None is maxnreg's default.
+    loaded = load_file(tmp_path, json.dumps([{"key": {}, "config": {"maxnreg": None}}]))
+    assert loaded["default"].config == {"maxnreg": None}
+
+
 def test_duplicate_keys(tmp_path: Path) -> None:
     text = json.dumps(
         [
@@ -319,7 +338,8 @@ def test_duplicate_keys(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value", [8.0, 8.5, True, None, [8]])
 def test_key_value_must_be_int_or_string(tmp_path: Path, value: object) -> None:
     text = json.dumps([{"key": {"n": value}, "config": {}}])
-    with pytest.raises(ConfigFileError, match=file_re(tmp_path) + r", entry 0, key field 'n': expected an int or a string"):
+    expected = file_re(tmp_path) + r", entry 0, key field 'n': expected an int or a string"
+    with pytest.raises(ConfigFileError, match=expected):
         load_file(tmp_path, text)
 
 

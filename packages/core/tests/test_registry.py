@@ -20,6 +20,7 @@ from helion_ops.core import (
     UnknownOpError,
     _registry,
     get_kernel,
+    interpreter_active,
     register_kernel,
     registered_kernels,
 )
@@ -51,6 +52,13 @@ def registry_default_name_kernel_e1f0(x: torch.Tensor) -> torch.Tensor:
 pytestmark = pytest.mark.filterwarnings("ignore:op .*no config for key:RuntimeWarning")
 
 
+# Tests that call a kernel run it on CPU tensors, in Triton's interpreter.
+runs_kernels = pytest.mark.skipif(
+    torch.cuda.is_available() or not interpreter_active(),
+    reason="calls Helion kernels on CPU tensors: needs TRITON_INTERPRET=1",
+)
+
+
 @pytest.fixture(autouse=True)
 def _default_policy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(MISSING_CONFIG_ENV_VAR, raising=False)
@@ -70,6 +78,7 @@ def names() -> Iterator[list[str]]:
         _registry.unregister(name)
 
 
+@runs_kernels
 def test_register_and_get(names: list[str], tmp_path: Path) -> None:
     name = unique("reg")
     names.append(name)
@@ -110,6 +119,7 @@ def test_duplicate_op_name_raises_duplicate_op_error(names: list[str], tmp_path:
         assert get_kernel(name) is first
 
 
+@runs_kernels
 def test_duplicate_registration_keeps_the_first(names: list[str], tmp_path: Path) -> None:
     name = unique("dup")
     names.append(name)
@@ -172,6 +182,7 @@ def test_registered_kernels_is_a_sorted_copy(names: list[str], tmp_path: Path) -
     assert f"{base}_a" in registered_kernels()
 
 
+@runs_kernels
 def test_concurrent_registration_and_lookup(names: list[str], tmp_path: Path) -> None:
     threads_count = 8
     base = unique("conc")

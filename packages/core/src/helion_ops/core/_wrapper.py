@@ -99,7 +99,11 @@ class HelionKernelWrapper:
             self.configured.kernel,
             op_name=op_name,
             impl=self._run_eager,
-            fake_impl=fake_impl,
+            # The pure-PyTorch reference, run on FakeTensors, gives outputs with
+            # the caller's symbolic sizes and adds no guards; Helion's output-spec
+            # inference guards on sizes (a recompile per batch size with
+            # torch 2.13 + helion 1.5.1), so it is only the last resort.
+            fake_impl=fake_impl or reference,
             mutates_args=mutates_args,
         )
 
