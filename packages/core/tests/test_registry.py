@@ -112,7 +112,8 @@ def test_duplicate_op_name_raises_duplicate_op_error(names: list[str], tmp_path:
     names.append(name)
     first = register_kernel(name, configs=tmp_path)(copy_rows)
     try:
-        with pytest.raises(DuplicateOpError, match=rf"op '{name}' is already registered by module '{copy_rows.__module__}'"):
+        expected = rf"op '{name}' is already registered by module '{copy_rows.__module__}'"
+        with pytest.raises(DuplicateOpError, match=expected):
             register_kernel(name, configs=tmp_path)(double_rows)
     finally:
         # Whatever happened, the first registration is untouched.

@@ -89,7 +89,9 @@ def entries_for(*keys: dict[str, int | str]) -> dict[str, ConfigEntry]:
     return {key_id(k): ConfigEntry(dict(k), {"num_warps": 4}) for k in keys}
 
 
-ENTRIES = entries_for({}, {"hidden": 32, "numtokens": 4}, {"hidden": 32, "numtokens": 16}, {"hidden": 128, "numtokens": 16})
+ENTRIES = entries_for(
+    {}, {"hidden": 32, "numtokens": 4}, {"hidden": 32, "numtokens": 16}, {"hidden": 128, "numtokens": 16}
+)
 KEY_SPEC = {"hidden": ("x", -1), "numtokens": ("x", 0)}
 
 
@@ -136,7 +138,8 @@ def test_selector_without_keys_or_picker_is_default() -> None:
 
 
 def test_selector_keys_naming_unknown_argument() -> None:
-    with pytest.raises(ValueError, match=r"op 'sel_op': keys\['hidden'\] names argument 'y', expected one of \['x', 'w'\]"):
+    expected = r"op 'sel_op': keys\['hidden'\] names argument 'y', expected one of \['x', 'w'\]"
+    with pytest.raises(ValueError, match=expected):
         ConfigSelector("sel_op", two_args, ENTRIES, keys={"hidden": ("y", -1)})
 
 

@@ -363,7 +363,8 @@ def test_process_policy_applies_to_a_missing_key(names: list[str], tmp_path: Pat
 def test_invalid_policy_is_refused(names: list[str], tmp_path: Path) -> None:
     op = unique("badpolicy")
     names.append(op)
-    with pytest.raises(ValueError, match=r"missing_config: expected one of error, default, reference, found 'sometimes'"):
+    expected = r"missing_config: expected one of error, default, reference, found 'sometimes'"
+    with pytest.raises(ValueError, match=expected):
         register_kernel(op, configs=tmp_path, missing_config="sometimes")(scale_rows)
     with pytest.raises(ValueError, match=r"set_missing_config_policy: expected one of .*found 'never'"):
         set_missing_config_policy("never")
