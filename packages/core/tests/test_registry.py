@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import threading
 import types
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import helion.language as hl
 import pytest
 import torch
+from conftest import unique
 
 from helion_ops.core import (
-    CONFIG_DIR_ENV_VAR,
-    MISSING_CONFIG_ENV_VAR,
     DuplicateOpError,
     HelionKernelWrapper,
     UnknownOpError,
@@ -59,23 +56,7 @@ runs_kernels = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True)
-def _default_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(MISSING_CONFIG_ENV_VAR, raising=False)
-    monkeypatch.delenv(CONFIG_DIR_ENV_VAR, raising=False)
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
-
-
-@pytest.fixture
-def names() -> Iterator[list[str]]:
-    """Op names to unregister after the test."""
-    created: list[str] = []
-    yield created
-    for name in created:
-        _registry.unregister(name)
 
 
 @runs_kernels

@@ -4,9 +4,7 @@ key, settings validation, and the missing-config policies."""
 from __future__ import annotations
 
 import json
-import uuid
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import helion
 import helion.language as hl
 import pytest
 import torch
+from conftest import unique
 
 from helion_ops.core import (
     CONFIG_DIR_ENV_VAR,
@@ -22,7 +21,6 @@ from helion_ops.core import (
     MissingConfigError,
     UnknownConfigKeyError,
     UnknownOpError,
-    _registry,
     get_kernel,
     interpreter_active,
     register_kernel,
@@ -47,26 +45,7 @@ def scale_rows_ref(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return x * w[None, :]
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
 
-
-@pytest.fixture(autouse=True)
-def _clean_policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv(MISSING_CONFIG_ENV_VAR, raising=False)
-    monkeypatch.delenv(CONFIG_DIR_ENV_VAR, raising=False)
-    set_missing_config_policy(None)
-    yield
-    set_missing_config_policy(None)
-
-
-@pytest.fixture
-def names() -> Iterator[list[str]]:
-    """Op names to unregister after the test."""
-    created: list[str] = []
-    yield created
-    for name in created:
-        _registry.unregister(name)
 
 
 def write_configs(directory: Path, op: str, platform: str, entries: list[dict[str, Any]]) -> None:
