@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from helion_ops.core import CONFIG_DIR_ENV_VAR, MISSING_CONFIG_ENV_VAR, _registry, set_missing_config_policy
-
-
-def unique(prefix: str) -> str:
-    """An op name no other test uses (custom ops cannot be redefined in torch)."""
-    return f"{prefix}_{uuid.uuid4().hex}"
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import helion.language as hl
 import pytest
 import torch
-from conftest import unique
+from op_names import unique
 
 from helion_ops.core import (
     DuplicateOpError,

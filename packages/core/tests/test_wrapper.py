@@ -12,7 +12,7 @@ import helion
 import helion.language as hl
 import pytest
 import torch
-from conftest import unique
+from op_names import unique
 
 from helion_ops.core import (
     CONFIG_DIR_ENV_VAR,
@@ -317,15 +317,6 @@ def test_policy_error_for_a_missing_key(names: list[str], tmp_path: Path) -> Non
         wrapper(*make_args(4))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: ConfiguredHelionKernel stores the policy at registration (_wrapper.py _configure: "
-        "policy=self.policy) and config_for reads that copy, while _run_eager reads the live policy: "
-        "set_missing_config_policy / HELION_OPS_MISSING_CONFIG set after import do not apply to a key "
-        "missing from an existing config file"
-    ),
-)
 def test_process_policy_applies_to_a_missing_key(names: list[str], tmp_path: Path) -> None:
     op = unique("nokey")
     names.append(op)

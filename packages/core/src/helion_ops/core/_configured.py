@@ -49,7 +49,7 @@ class ConfiguredHelionKernel:
         helion_settings: Mapping[str, Any],
         config_picker: ConfigPicker | None,
         keys: KeySpec | None,
-        policy: MissingConfigPolicy,
+        policy: Callable[[], MissingConfigPolicy],
         platforms_with_configs: list[str],
     ) -> None:
         import helion
@@ -57,7 +57,8 @@ class ConfiguredHelionKernel:
         self.op_name = op_name
         self.platform = platform
         self.entries = dict(entries)
-        self.policy = policy
+        # Read at each use: the process policy may change after registration.
+        self._policy = policy
         self.platforms_with_configs = platforms_with_configs
         self.selector = ConfigSelector(op_name, fn, self.entries, config_picker=config_picker, keys=keys)
         self._size1_guard = dynamo_bridge.size1_guard_needed()
@@ -69,6 +70,10 @@ class ConfiguredHelionKernel:
             key=self.cache_key,
             autotuner_fn=self._autotuner,
         )
+
+    @property
+    def policy(self) -> MissingConfigPolicy:
+        return self._policy()
 
     @property
     def has_configs(self) -> bool:

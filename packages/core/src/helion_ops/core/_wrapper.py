@@ -15,7 +15,7 @@ from ._config_store import ConfigStore
 from ._configured import ConfiguredHelionKernel
 from ._errors import InvalidSettingsError
 from ._platform import current_platform
-from ._policy import MissingConfigPolicy, missing_config_policy
+from ._policy import MissingConfigPolicy, missing_config_policy, parse_policy
 from ._selection import ConfigPicker, KeySpec
 
 InputGenerator = Callable[[], dict[str, tuple[Any, ...]]]
@@ -88,7 +88,8 @@ class HelionKernelWrapper:
         self.keys = dict(keys) if keys else None
         self.helion_settings = settings_dict(helion_settings, op_name)
         self.config_store = ConfigStore.layered(config_dirs)
-        self._missing_config = missing_config
+        # A per-kernel policy is checked here; the process policy is read at each use.
+        self._missing_config = None if missing_config is None else parse_policy(missing_config, "missing_config")
         self._fake_impl = fake_impl
         self._mutates_args = mutates_args
         self._lock = threading.Lock()
@@ -116,7 +117,7 @@ class HelionKernelWrapper:
             helion_settings=self.helion_settings,
             config_picker=self.config_picker,
             keys=self.keys,
-            policy=self.policy,
+            policy=lambda: self.policy,
             platforms_with_configs=self.config_store.platforms(self.op_name),
         )
 
