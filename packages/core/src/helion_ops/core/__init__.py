@@ -22,6 +22,7 @@ from ._policy import MISSING_CONFIG_ENV_VAR, MissingConfigPolicy, missing_config
 from ._register import register_kernel
 from ._registry import ENTRY_POINT_GROUP, get_kernel, load_entry_points, registered_kernels
 from ._selection import ConfigSelector, nearest_key
+from ._validation import expect_divisible, expect_same_device, expect_size, expect_tensor
 from ._wrapper import HelionKernelWrapper
 
 # Kernels registered while TRITON_INTERPRET=1 must find libdevice working.
@@ -51,6 +52,10 @@ __all__ = [
     "canonical_platform",
     "current_platform",
     "enable_interpreter_libdevice",
+    "expect_divisible",
+    "expect_same_device",
+    "expect_size",
+    "expect_tensor",
     "get_kernel",
     "interpreter_active",
     "key_id",

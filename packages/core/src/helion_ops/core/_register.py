@@ -25,6 +25,7 @@ def register_kernel(
     configs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
     missing_config: str | MissingConfigPolicy | None = None,
     mutates_args: Sequence[str] | None = None,
+    validate: Callable[..., None] | None = None,
 ) -> Callable[[Callable[..., Any]], HelionKernelWrapper]:
     """Register a Helion kernel function as an op with stored, per-platform configs.
 
@@ -35,6 +36,10 @@ def register_kernel(
     ``keys={"field": ("arg", dim), ...}``. ``missing_config`` is the policy
     when this platform has no config (error / default / reference).
     ``fake_impl`` and ``mutates_args`` default to what the bridge infers.
+    ``validate(*args)`` checks the inputs (raise ``InputValidationError``):
+    before every eager call, and once at trace time under torch.compile.
+    With a ``reference``, calls with an empty tensor (0 tokens) return the
+    reference's empty outputs without launching the kernel.
     """
 
     def decorate(fn: Callable[..., Any]) -> HelionKernelWrapper:
@@ -57,6 +62,7 @@ def register_kernel(
             config_dirs=dirs,
             missing_config=missing_config,
             mutates_args=list(mutates_args) if mutates_args is not None else None,
+            validate=validate,
         )
         _registry.add(wrapper)
         return wrapper

@@ -78,6 +78,7 @@ class HelionKernelWrapper:
         config_dirs: list[Path],
         missing_config: str | MissingConfigPolicy | None,
         mutates_args: list[str] | None = None,
+        validate: Callable[..., None] | None = None,
     ) -> None:
         self.op_name = op_name
         self.raw_kernel_func = fn
@@ -92,6 +93,7 @@ class HelionKernelWrapper:
         self._missing_config = None if missing_config is None else parse_policy(missing_config, "missing_config")
         self._fake_impl = fake_impl
         self._mutates_args = mutates_args
+        self.validate = validate
         self._lock = threading.Lock()
         self.__doc__ = fn.__doc__
         # Built here, at registration, outside any traced region.
@@ -104,7 +106,7 @@ class HelionKernelWrapper:
             # the caller's symbolic sizes and adds no guards; Helion's output-spec
             # inference guards on sizes (a recompile per batch size with
             # torch 2.13 + helion 1.5.1), so it is only the last resort.
-            fake_impl=fake_impl or reference,
+            fake_impl=_checked(validate, fake_impl or reference),
             mutates_args=mutates_args,
         )
 
@@ -135,6 +137,12 @@ class HelionKernelWrapper:
         return self.configured.platform
 
     def _run_eager(self, *args: Any) -> Any:
+        if self.validate is not None:
+            self.validate(*args)
+        if self.reference is not None and _has_empty_tensor(args):
+            # No kernel launch for zero tokens: Triton refuses an empty grid on
+            # some paths, and the reference returns correctly shaped empties.
+            return self.reference(*args)
         configured = self.configured
         if not configured.has_configs:
             policy = self.policy
@@ -161,6 +169,25 @@ class HelionKernelWrapper:
 
     def __repr__(self) -> str:
         return f"<helion-ops kernel {self.op_name!r} platform={self.platform!r} configs={len(self.configured.entries)}>"
+
+
+def _has_empty_tensor(args: tuple[Any, ...]) -> bool:
+    import torch
+
+    return any(isinstance(a, torch.Tensor) and a.numel() == 0 for a in args)
+
+
+def _checked(validate: Callable[..., None] | None, fake: Callable[..., Any] | None) -> Callable[..., Any] | None:
+    """The fake impl, preceded by the op's input check: under torch.compile the
+    check runs once, at trace time, on FakeTensors, and costs nothing per call."""
+    if validate is None or fake is None:
+        return fake
+
+    def checked_fake(*args: Any) -> Any:
+        validate(*args)
+        return fake(*args)
+
+    return checked_fake
 
 
 def _kernel_of(wrapper: HelionKernelWrapper) -> Any:
