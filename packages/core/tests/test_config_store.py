@@ -217,10 +217,52 @@ def test_failed_replace_keeps_old_file_and_removes_temp(tmp_path: Path, monkeypa
 
     with monkeypatch.context() as patch:
         patch.setattr(_config_store.os, "replace", failing_replace)
-        with pytest.raises(OSError, match="disk on fire"):
+        with pytest.raises(ConfigStoreWriteError, match=rf"op '{OP}': cannot write {re.escape(str(path))}: disk on fire"):
             store.write(OP, PLATFORM, [ConfigEntry({"n": 1}, {"num_warps": 8})])
     assert path.read_text(encoding="utf-8") == before
     assert sorted(p.name for p in (tmp_path / OP).iterdir()) == [f"{PLATFORM}.json"]
+
+
+@pytest.mark.parametrize("failing", ["write", "fsync"])
+def test_failed_write_after_mkstemp_is_a_write_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
+    # ENOSPC while writing or syncing the temp file: ConfigStoreWriteError
+    # naming op, path and cause; the temp file is removed, the old file kept.
+    store = ConfigStore([tmp_path])
+    path = store.write(OP, PLATFORM, [ConfigEntry({}, {"num_warps": 4})])
+    before = path.read_text(encoding="utf-8")
+
+    def no_space(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        if failing == "fsync":
+            patch.setattr(_config_store.os, "fsync", no_space)
+        else:
+            patch.setattr(_config_store.os, "fdopen", lambda fd, *a, **k: _FailingFile(fd, no_space))
+        with pytest.raises(ConfigStoreWriteError) as info:
+            store.write(OP, PLATFORM, [ConfigEntry({"n": 1}, {"num_warps": 8})])
+    message = str(info.value)
+    assert f"op '{OP}'" in message and str(path) in message and "No space left on device" in message
+    assert isinstance(info.value.__cause__, OSError)
+    assert path.read_text(encoding="utf-8") == before
+    assert sorted(p.name for p in (tmp_path / OP).iterdir()) == [f"{PLATFORM}.json"]
+
+
+class _FailingFile:
+    """A file object whose write fails; closes the real descriptor on exit."""
+
+    def __init__(self, fd: int, fail: object) -> None:
+        self.fd, self.fail = fd, fail
+
+    def __enter__(self) -> _FailingFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+    def write(self, text: str) -> int:
+        self.fail()  # type: ignore[operator]
+        return 0
 
 
 def test_unwritable_directory_raises_write_error(tmp_path: Path) -> None:
@@ -289,7 +331,28 @@ def test_unknown_config_field_names_file_entry_and_field(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("num_warps", "four"), ("num_warps", 4.0), ("num_warps", True), ("block_sizes", "8"), ("num_stages", [2])],
+    [
+        ("num_warps", "four"),
+        ("num_warps", 4.0),
+        ("num_warps", True),
+        ("num_warps", -4),
+        ("num_warps", 2**40),
+        ("block_sizes", "8"),
+        ("block_sizes", 4),
+        ("block_sizes", [16, "32"]),
+        ("block_sizes", [True]),
+        ("block_sizes", [None]),
+        ("num_stages", [2]),
+        ("maxnreg", "lots"),
+        ("maxnreg", [128]),
+        ("pid_type", "diagonal"),
+        ("indexing", ["pointer", "teleport"]),
+        ("indexing", 1),
+        ("reduction_loops", [[8]]),
+        ("static_ranges", [1]),
+        ("load_eviction_policies", "middle"),
+        ("advanced_controls_file", 0),
+    ],
 )
 def test_wrong_field_type(tmp_path: Path, field: str, value: object) -> None:
     text = json.dumps([{"key": {}, "config": {field: value}}])
@@ -302,19 +365,22 @@ def test_config_not_an_object(tmp_path: Path) -> None:
         load_file(tmp_path, json.dumps([{"key": {}, "config": [4]}]))
 
 
-def test_valid_field_types_are_accepted(tmp_path: Path) -> None:
-    config = {"block_sizes": [16, 32], "num_warps": 4, "num_stages": None, "indexing": "pointer"}
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"block_sizes": [16, 32], "num_warps": 4, "num_stages": None, "indexing": "pointer"},
+        {"block_sizes": [], "indexing": ["pointer", "tensor_descriptor"], "pid_type": "persistent_blocked"},
+        {"maxnreg": 128, "reduction_loops": [None, 64], "range_warp_specializes": [True, None]},
+        {"num_threads": 128, "loop_orders": [[1, 0]], "load_eviction_policies": ["", "first", "last"]},
+        {"num_threads": [32, 4], "load_eviction_policies": "last", "advanced_controls_file": ""},
+        {"num_warps": 0, "num_stages": 2**31 - 1},
+    ],
+)
+def test_valid_field_types_are_accepted(tmp_path: Path, config: dict[str, object]) -> None:
     loaded = load_file(tmp_path, json.dumps([{"key": {}, "config": config}]))
     assert loaded["default"].config == config
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: _type_ok checks the annotation's text; maxnreg is annotated with the alias "
-        "'MaxnregLiteral' (= int | None), whose text has no 'None', so a valid null is refused"
-    ),
-)
 def test_null_maxnreg_is_accepted(tmp_path: Path) -> None:
     # helion.Config(maxnreg=None) is valid: None is maxnreg's default.
     loaded = load_file(tmp_path, json.dumps([{"key": {}, "config": {"maxnreg": None}}]))

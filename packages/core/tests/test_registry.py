@@ -80,14 +80,6 @@ def test_op_name_defaults_to_function_name(names: list[str], tmp_path: Path) -> 
     assert get_kernel("registry_default_name_kernel_e1f0") is wrapper
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: HelionKernelWrapper.__init__ defines the custom op (dynamo_bridge.prepare_kernel) before "
-        "register_kernel calls _registry.add, so the bridge's SchemaInferenceError "
-        "('custom op ... is already defined for another kernel') is raised instead of DuplicateOpError"
-    ),
-)
 def test_duplicate_op_name_raises_duplicate_op_error(names: list[str], tmp_path: Path) -> None:
     name = unique("dup")
     names.append(name)

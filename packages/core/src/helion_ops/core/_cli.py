@@ -1,160 +1,370 @@
-"""The ``helion-ops`` command: demo, list, doctor.
+"""The ``helion-ops`` command: demo, list, doctor, bench, autotune.
 
 Kernel packages contribute ops through the ``helion_ops.kernels`` entry point.
-Errors exit non-zero with one line, no traceback.
+Every error the command expects (a bad option, an unknown op, a bad
+``--shapes`` spec, no GPU, an unwritable output path) ends in one line on
+stderr and a non-zero exit, without a traceback: ``exit_code_for`` is the one
+place that maps errors to exit codes.
+
+Exit codes: 0 success; 1 a failure while working (a demo check failed, our op
+failed in bench, any other helion-ops error); 2 a usage error (bad arguments,
+unknown op, bad shape spec, unwritable output path); 3 this machine cannot do
+it (no CUDA GPU, a missing optional package); 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import time
+import tempfile
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from helion_ops.dynamo_bridge import BridgeError
+
+from ._cli_errors import CliUsageError, MissingDependencyError, NoGPUError, OutputPathError
+from ._errors import HelionOpsError, UnknownOpError
+from ._shapes import ShapeSpecError
+
+if TYPE_CHECKING:
+    from ._wrapper import HelionKernelWrapper
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+EXIT_INTERRUPTED = 130
+
+# First match wins: the specific classes before their bases.
+_EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (CliUsageError, EXIT_USAGE),
+    (UnknownOpError, EXIT_USAGE),
+    (ShapeSpecError, EXIT_USAGE),
+    (OutputPathError, EXIT_USAGE),
+    (NoGPUError, EXIT_UNAVAILABLE),
+    (MissingDependencyError, EXIT_UNAVAILABLE),
+    (HelionOpsError, EXIT_FAILURE),
+    (BridgeError, EXIT_FAILURE),
+)
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+# Options naming a file the command writes; 'out' may also name a directory.
+_OUTPUT_OPTIONS = (("json", "--json", False), ("plot", "--plot", False), ("out", "--out", True))
 
 
-def _load() -> dict[str, Any]:
+def exit_code_for(exc: BaseException) -> int | None:
+    """The exit code of an expected error; None for anything else (a bug: let its traceback show)."""
+    for cls, code in _EXIT_CODES:
+        if isinstance(exc, cls):
+            return code
+    return None
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(part.strip() for part in str(exc).splitlines() if part.strip()) or type(exc).__name__
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors raised as CliUsageError (one line, exit code 2) instead of printing usage."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliUsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+# ---------------------------------------------------------------- shared checks
+
+
+def _load() -> dict[str, HelionKernelWrapper]:
     from . import _registry
 
     _registry.load_entry_points()
     return _registry.registered_kernels()
 
 
-def _cpu_demo_inputs(wrapper: Any) -> tuple[Any, ...]:
+def select_ops(
+    names: Sequence[str], all_ops: bool, command: str, *, default_all: bool = False
+) -> list[HelionKernelWrapper]:
+    """The wrappers named (UnknownOpError suggests close names), or every op for --all."""
+    from ._registry import get_kernel
+
+    kernels = _load()
+    if all_ops and names:
+        raise CliUsageError(f"helion-ops {command}: name ops or pass --all, not both")
+    if not kernels:
+        raise CliUsageError(
+            "no ops are registered: install helion-ops-kernels (or a package declaring the helion_ops.kernels entry point)"
+        )
+    if all_ops or (default_all and not names):
+        return list(kernels.values())
+    if not names:
+        raise CliUsageError(f"helion-ops {command}: name an op ({', '.join(kernels)}) or pass --all")
+    return [get_kernel(name) for name in dict.fromkeys(names)]
+
+
+def require_gpu(command: str) -> None:
     import torch
 
-    generator = wrapper.input_generator
-    inputs = generator(tokens=(1, 5), hidden=(64,), dtype=torch.float32, device="cpu")
-    return next(iter(inputs.values()))
+    if torch.cuda.is_available():
+        return
+    why = "this torch is a CPU-only build" if torch.version.cuda is None else "torch.cuda.is_available() is False"
+    raise NoGPUError(
+        f"`helion-ops {command}` runs on a CUDA GPU and none is usable here ({why}; torch {torch.__version__}). "
+        "Run it on a GPU machine; `helion-ops demo` runs on CPU with TRITON_INTERPRET=1."
+    )
 
 
-def _gpu_demo_inputs(wrapper: Any) -> tuple[Any, ...]:
-    inputs = wrapper.get_inputs()
-    return next(iter(inputs.values()))
+def check_writable(option: str, path: Path, *, may_be_directory: bool) -> None:
+    """Fail before any work if ``path`` cannot be written (by creating and removing a file beside it)."""
+    shown = str(path)
+    if path.is_dir() and not may_be_directory:
+        raise OutputPathError(f"{option} {shown!r} is a directory; give a file name")
+    if path.is_dir():
+        directory = path
+    elif may_be_directory:
+        directory = path.parent
+        while not directory.exists() and directory != directory.parent:
+            directory = directory.parent
+    else:
+        directory = path.parent
+    if not directory.is_dir():
+        raise OutputPathError(
+            f"{option} {shown!r}: {str(directory)!r} does not exist or is not a directory; create the directory first"
+        )
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise OutputPathError(
+            f"{option} {shown!r}: cannot write in {str(directory)!r} ({exc.strerror or exc})"
+        ) from exc
+    if path.is_file() and not os.access(path, os.W_OK):
+        raise OutputPathError(f"{option} {shown!r}: the file exists and is not writable")
+
+
+def check_output_paths(args: argparse.Namespace) -> None:
+    for attr, option, may_be_directory in _OUTPUT_OPTIONS:
+        value = getattr(args, attr, None)
+        if value:
+            check_writable(option, Path(value), may_be_directory=may_be_directory)
+    plot = getattr(args, "plot", None)
+    if plot and Path(plot).suffix.lower() not in PLOT_SUFFIXES:
+        raise CliUsageError(f"--plot {plot!r}: expected a file ending in {', '.join(PLOT_SUFFIXES)}")
+
+
+# ---------------------------------------------------------------- subcommands
 
 
 def cmd_list(_args: argparse.Namespace) -> int:
+    from ._coverage import meta_inputs
+    from ._table import print_table
+
+    rows = []
     for name, wrapper in _load().items():
-        print(f"{name:32s} platform={wrapper.platform:14s} configs={len(wrapper.configured.entries):3d}  {wrapper.module}")
-    return 0
+        try:
+            shapes = str(len(meta_inputs(wrapper)))
+        except Exception:  # a generator that cannot run on meta: count unknown, listing goes on
+            shapes = "?"
+        selection = (
+            f"keys {','.join(wrapper.keys)}" if wrapper.keys else "picker" if wrapper.config_picker else "default"
+        )
+        mutated = ", ".join(wrapper.prepared.mutated_args) or "-"
+        rows.append(
+            [name, wrapper.platform, str(len(wrapper.configured.entries)), selection, shapes, mutated, wrapper.module]
+        )
+    if not rows:
+        print("no ops registered: install helion-ops-kernels")
+        return EXIT_OK
+    print_table(None, ["op", "platform", "configs", "selection", "shapes", "mutates", "module"], rows)
+    return EXIT_OK
 
 
 def cmd_doctor(_args: argparse.Namespace) -> int:
-    import torch
+    from ._doctor import run_doctor
 
-    from helion_ops import dynamo_bridge
-
-    from ._platform import current_platform
-
-    print(dynamo_bridge.capabilities())
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
-    print(f"gpu                    {gpu}")
-    print(f"platform               {current_platform()}")
-    print(f"dynamo mode            {dynamo_bridge.get_mode().value}")
-    for name, wrapper in _load().items():
-        configured = wrapper.configured
-        keys = sorted(configured.entries)
-        print(f"\n{name}: {len(keys)} config entries on {configured.platform}; missing-config policy {wrapper.policy.value}")
-        if not keys:
-            print(f"  warning: no configs for {configured.platform}; run `helion-ops autotune {name}` on this GPU")
-    return 0
+    return run_doctor(list(_load().values()))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from ._demo import run_demo
+
+    wrappers = select_ops(args.ops, False, "demo", default_all=True)
+    return run_demo(wrappers, atol=args.tolerance, rtol=args.rtol)
+
+
+def shape_specs_by_op(
+    wrappers: Sequence[HelionKernelWrapper], specs: Sequence[str] | None
+) -> dict[str, list[str] | None]:
+    """Check --shapes before anything runs (on meta tensors). One op: every spec must match it.
+    Several ops: each spec must match some op; an op no spec matches is left out."""
+    from ._shapes import matching_names, shape_names
+
+    if not specs:
+        return {w.op_name: None for w in wrappers}
+    if len(wrappers) == 1:
+        matching_names(wrappers[0].op_name, shape_names(wrappers[0]), specs)
+        return {wrappers[0].op_name: list(specs)}
+    chosen: dict[str, list[str] | None] = {}
+    used: set[str] = set()
+    for wrapper in wrappers:
+        names = shape_names(wrapper)
+        mine = []
+        for spec in specs:
+            try:
+                matching_names(wrapper.op_name, names, [spec])
+            except ShapeSpecError:
+                continue
+            mine.append(spec)
+            used.add(spec)
+        if mine:
+            chosen[wrapper.op_name] = mine
+    unused = [s for s in specs if s not in used]
+    if unused:
+        raise ShapeSpecError(
+            f"shape spec {unused[0]!r} matches no shape of any op benchmarked ({', '.join(w.op_name for w in wrappers)}); "
+            "`helion-ops list` shows each op's shapes count and the error for a single op names its shapes"
+        )
+    return chosen
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import functools
+
     import torch
 
-    from helion_ops import dynamo_bridge
+    from . import _bench
+    from ._shapes import select_shapes
+    from ._table import print_table
 
-    on_gpu = torch.cuda.is_available()
-    kernels = _load()
-    if not kernels:
-        print("helion-ops: no kernels found; install helion-ops-kernels", file=sys.stderr)
-        return 1
-    print(f"torch {torch.__version__}, device {'cuda' if on_gpu else 'cpu (Triton interpreter)'}")
-    print(f"{'op':24s} {'mode':10s} {'breaks':>6s} {'eager err':>10s} {'compiled err':>12s} {'eager ms':>9s} {'compiled ms':>11s}")
-    failures = 0
-    shown_graph = None
-    for name, wrapper in kernels.items():
-        if wrapper.reference is None or wrapper.input_generator is None:
-            continue
-        args_ = _gpu_demo_inputs(wrapper) if on_gpu else _cpu_demo_inputs(wrapper)
-        expected = wrapper.reference(*args_)
-        start = time.perf_counter()
-        eager = wrapper(*args_)
-        eager_ms = (time.perf_counter() - start) * 1e3
-        graphs: list[Any] = []
+    wrappers = select_ops(args.ops, args.all, "bench")
+    if args.all:
+        skipped = [w.op_name for w in wrappers if w.input_generator is None]
+        if skipped:
+            print(f"helion-ops bench: skipping {', '.join(skipped)} (no input generator)", file=sys.stderr)
+        wrappers = [w for w in wrappers if w.input_generator is not None]
+    specs = shape_specs_by_op(wrappers, args.shapes)
+    if args.plot:
+        from ._bench_plot import require_matplotlib
 
-        def capture(gm: Any, example_inputs: Any, _graphs: list[Any] = graphs) -> Any:
-            _graphs.append(gm)
-            return gm.forward
+        require_matplotlib()
+    require_gpu("bench")
+    dtype = _bench.DTYPES[args.dtype] if args.dtype else None
+    plans = [
+        (w, functools.partial(select_shapes, w, specs[w.op_name], dtype=dtype, device="cuda"))
+        for w in wrappers
+        if w.op_name in specs
+    ]
+    ceiling = _bench.copy_ceiling_tbps()
+    measurements = _bench.run_bench(plans)
+    env = _bench.environment()
+    title = (
+        f"helion-ops bench on {env['device']} ({env['platform']}), dtype {args.dtype or 'generator default'}: "
+        f"TB/s (% of copy ceiling {ceiling:.2f} TB/s); speed-up = best of inductor/liger time / helion time"
+    )
+    columns, rows = _bench.table_rows(measurements, ceiling)
+    print_table(title, columns, rows)
+    notes = sorted({f"{m.contender}: {m.note}" for m in measurements if m.note})
+    for note in notes:
+        print(f"  note: {note}")
+    records = _bench.json_records(measurements, ceiling, env, args.dtype)
+    if args.json:
+        _bench.write_json(args.json, records)
+        print(f"wrote {len(records)} records to {args.json}")
+    if args.plot:
+        from ._bench_plot import write_plot
 
-        torch._dynamo.reset()
+        write_plot(args.plot, records, ceiling, title=f"{env['device']}, torch {torch.__version__}")
+        print(f"wrote {args.plot}")
+    bad = [m for m in measurements if m.contender == _bench.OURS and (m.ms is None or m.close is False)]
+    for m in bad:
+        print(f"helion-ops bench: {m.op} {m.shape}: {m.note or 'results differ from the reference'}", file=sys.stderr)
+    return EXIT_FAILURE if bad else EXIT_OK
 
-        def call(*a: Any, _w: Any = wrapper) -> Any:
-            return _w(*a)
 
-        explanation = torch._dynamo.explain(call)(*args_)
-        torch._dynamo.reset()
-        torch.compile(call, backend=capture, fullgraph=True)(*args_)
-        torch._dynamo.reset()
-        start = time.perf_counter()
-        compiled = torch.compile(call, fullgraph=True)(*args_)
-        compiled_ms = (time.perf_counter() - start) * 1e3
-        err_e = (eager.float() - expected.float()).abs().max().item()
-        err_c = (compiled.float() - expected.float()).abs().max().item()
-        device = "cuda" if on_gpu else "cpu"
-        mode = dynamo_bridge.resolve_mode(device, name).value
-        ok = err_e <= args.tolerance and err_c <= args.tolerance and explanation.graph_break_count == 0
-        failures += not ok
-        print(f"{name:24s} {mode:10s} {explanation.graph_break_count:6d} {err_e:10.2e} {err_c:12.2e} {eager_ms:9.1f} {compiled_ms:11.1f}{'' if ok else '  FAIL'}")
-        if shown_graph is None and graphs:
-            shown_graph = (name, graphs[0])
-    if shown_graph is not None:
-        name, gm = shown_graph
-        print(f"\ncaptured FX graph of {name} (auto mode):")
-        print(gm.graph)
-        if dynamo_bridge.capabilities().hop_tracing:
-            hop_graphs: list[Any] = []
+def _autotune_unavailable(reason: str) -> Any:
+    def handler(_args: argparse.Namespace) -> int:
+        raise CliUsageError(f"`helion-ops autotune` is unavailable in this installation ({reason})")
 
-            def capture_hop(gm: Any, example_inputs: Any) -> Any:
-                hop_graphs.append(gm)
-                return gm.forward
+    return handler
 
-            dynamo_bridge.set_mode("hop")
-            try:
-                torch._dynamo.reset()
-                wrapper = kernels[name]
-                args_ = _gpu_demo_inputs(wrapper) if on_gpu else _cpu_demo_inputs(wrapper)
-                torch.compile(lambda *a: wrapper(*a), backend=capture_hop, fullgraph=True)(*args_)
-            finally:
-                dynamo_bridge.set_mode(None)
-            print(f"\ncaptured FX graph of {name} with the HOP (mode 'hop'):")
-            print(hop_graphs[0].graph)
-    return 1 if failures else 0
+
+def cmd_autotune(args: argparse.Namespace) -> int:
+    require_gpu("autotune")
+    from ._autotune_cli import run
+
+    return int(run(args))
+
+
+# ---------------------------------------------------------------- parser
+
+
+def _add_autotune(sub: Any) -> None:
+    autotune = sub.add_parser("autotune", help="tune configs for this GPU and write them to a config directory")
+    try:
+        # The autotune module adds its own options; imported here, when the parser is built.
+        from ._autotune_cli import add_arguments
+
+        add_arguments(autotune)
+    except Exception as exc:  # a missing or broken autotune module must not take demo/list/doctor down
+        autotune.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        autotune.set_defaults(func=_autotune_unavailable(one_line(exc)))
+        return
+    autotune.set_defaults(func=cmd_autotune)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="helion-ops", description="Helion kernels as PyTorch ops.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run every shipped op eagerly and compiled, check against references")
-    demo.add_argument("--tolerance", type=float, default=5e-2, help="max abs error accepted (default 5e-2)")
+    parser = _Parser(prog="helion-ops", description="Helion kernels as PyTorch ops.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run ops eagerly and compiled on a small shape, check them against references")
+    demo.add_argument("ops", nargs="*", metavar="OP", help="ops to run (default: all)")
+    demo.add_argument("--tolerance", type=float, default=5e-2, help="absolute tolerance (default 5e-2)")
+    demo.add_argument("--rtol", type=float, default=1e-2, help="relative tolerance (default 1e-2)")
     demo.set_defaults(func=cmd_demo)
+
     sub.add_parser("list", help="list registered ops").set_defaults(func=cmd_list)
     sub.add_parser("doctor", help="versions, capabilities, platform and config coverage").set_defaults(func=cmd_doctor)
+
+    bench = sub.add_parser(
+        "bench",
+        help="TB/s of ops vs torch eager, Inductor and Liger-Kernel on a CUDA GPU",
+        description="Time each op and its baselines on every shape of the op's input generator "
+        "(do_bench median; CUDA-graph replay for <= 256 tokens) and report TB/s, %% of the copy ceiling "
+        "and the speed-up over the faster of Inductor and Liger-Kernel.",
+    )
+    bench.add_argument("ops", nargs="*", metavar="OP", help="ops to benchmark (or --all)")
+    bench.add_argument("--all", action="store_true", help="benchmark every registered op")
+    bench.add_argument(
+        "--shapes",
+        nargs="+",
+        metavar="SPEC",
+        help="shapes to run, as field=value specs such as numtokens=8 or hidden=4096,numtokens=8 (union of specs; default: all)",
+    )
+    bench.add_argument(
+        "--dtype", choices=sorted(("bf16", "fp16", "fp32")), help="input dtype (default: the generator's)"
+    )
+    bench.add_argument("--json", metavar="FILE", help="write one JSON record per (op, shape, contender)")
+    bench.add_argument("--plot", metavar="FILE.png", help="write TB/s per shape as a PNG (needs matplotlib)")
+    bench.set_defaults(func=cmd_bench)
+
+    _add_autotune(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ._errors import HelionOpsError
-
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
+        check_output_paths(args)
         return int(args.func(args))
-    except HelionOpsError as exc:
-        print(f"helion-ops: error: {exc}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        print("helion-ops: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        code = exit_code_for(exc)
+        if code is None:
+            raise
+        print(f"helion-ops: error: {one_line(exc)}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -44,27 +44,35 @@ def register_kernel(
 
     def decorate(fn: Callable[..., Any]) -> HelionKernelWrapper:
         name = op_name or fn.__name__
+        # Claimed first, so that a duplicate name fails here, naming the module
+        # that has it, before the wrapper (custom op, side table) is built.
+        token = _registry.reserve(name, getattr(fn, "__module__", "?"))
         if configs is None:
             dirs: list[Path] = []
         elif isinstance(configs, (str, os.PathLike)):
             dirs = [Path(configs)]
         else:
             dirs = [Path(c) for c in configs]
-        wrapper = HelionKernelWrapper(
-            fn,
-            op_name=name,
-            config_picker=config_picker,
-            keys=keys,
-            fake_impl=fake_impl,
-            helion_settings=helion_settings,
-            input_generator=input_generator,
-            reference=reference,
-            config_dirs=dirs,
-            missing_config=missing_config,
-            mutates_args=list(mutates_args) if mutates_args is not None else None,
-            validate=validate,
-        )
-        _registry.add(wrapper)
+        try:
+            # Built in this frame: the wrapper's warnings point at the caller's
+            # decorator line through a fixed stack level.
+            wrapper = HelionKernelWrapper(
+                fn,
+                op_name=name,
+                config_picker=config_picker,
+                keys=keys,
+                fake_impl=fake_impl,
+                helion_settings=helion_settings,
+                input_generator=input_generator,
+                reference=reference,
+                config_dirs=dirs,
+                missing_config=missing_config,
+                mutates_args=list(mutates_args) if mutates_args is not None else None,
+                validate=validate,
+            )
+            _registry.add(wrapper, token)
+        finally:
+            _registry.release(name, token)
         return wrapper
 
     return decorate

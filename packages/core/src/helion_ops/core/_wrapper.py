@@ -106,8 +106,9 @@ class HelionKernelWrapper:
             # the caller's symbolic sizes and adds no guards; Helion's output-spec
             # inference guards on sizes (a recompile per batch size with
             # torch 2.13 + helion 1.5.1), so it is only the last resort.
-            fake_impl=_checked(validate, fake_impl or reference),
+            fake_impl=fake_impl or reference,
             mutates_args=mutates_args,
+            validate=validate,
         )
 
     def _configure(self, platform: str) -> ConfiguredHelionKernel:
@@ -175,19 +176,6 @@ def _has_empty_tensor(args: tuple[Any, ...]) -> bool:
     import torch
 
     return any(isinstance(a, torch.Tensor) and a.numel() == 0 for a in args)
-
-
-def _checked(validate: Callable[..., None] | None, fake: Callable[..., Any] | None) -> Callable[..., Any] | None:
-    """The fake impl, preceded by the op's input check: under torch.compile the
-    check runs once, at trace time, on FakeTensors, and costs nothing per call."""
-    if validate is None or fake is None:
-        return fake
-
-    def checked_fake(*args: Any) -> Any:
-        validate(*args)
-        return fake(*args)
-
-    return checked_fake
 
 
 def _kernel_of(wrapper: HelionKernelWrapper) -> Any:

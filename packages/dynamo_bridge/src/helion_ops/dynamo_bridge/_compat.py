@@ -151,6 +151,22 @@ def dynamo_type_dispatch() -> dict[type, Callable[..., Any]]:
     return VariableBuilder._type_dispatch()  # type: ignore[no-any-return]
 
 
+def traced_example_value(var: Any) -> Any:
+    """What a traced argument stands for at trace time: a Python constant, a
+    FakeTensor or SymInt (a node's ``example_value``), or a list of those;
+    None where Dynamo keeps no value."""
+    if var.is_python_constant():
+        return var.as_python_constant()
+    items = getattr(var, "items", None)
+    if isinstance(items, (list, tuple)):
+        return [traced_example_value(item) for item in items]
+    try:
+        proxy = var.as_proxy()
+    except Exception:
+        return None
+    return getattr(getattr(proxy, "node", None), "meta", {}).get("example_value")
+
+
 def id_match_guard() -> Any:
     from torch._dynamo.guards import GuardBuilder
 

@@ -61,10 +61,6 @@ def infer_fake_outputs(kernel: Any, *args: object) -> Any:
     ``args`` are all positional parameters (defaults filled in); tensors may be
     real, meta or fake, with symbolic sizes.
     """
-    spec_fn = _compat.helion_output_spec_inference()
-    if spec_fn is not None:
-        bind_args = tuple(_compat.symbolic_scalar_hint(a) if not isinstance(a, torch.SymInt) else a for a in args)
-        return _outputs_from_spec(spec_fn(kernel, bind_args))
     return _host_function(kernel, args)(*args, _launcher=_compat.noop_launcher)
 
 

@@ -30,29 +30,14 @@ def _default_op_name(obj: Any) -> str:
     return name if isinstance(name, str) else type(obj).__name__
 
 
-def _example_device_type(var: Any) -> str | None:
-    items = getattr(var, "items", None)
-    if isinstance(items, (list, tuple)):
-        for item in items:
-            found = _example_device_type(item)
+def _device_type(value: Any) -> str | None:
+    if isinstance(value, torch.Tensor):
+        return value.device.type
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            found = _device_type(item)
             if found is not None:
                 return found
-        return None
-    try:
-        proxy = var.as_proxy()
-    except Exception:
-        return None
-    example = getattr(getattr(proxy, "node", None), "meta", {}).get("example_value")
-    if isinstance(example, torch.Tensor):
-        return example.device.type
-    return None
-
-
-def _call_device_type(args: Any, kwargs: dict[str, Any]) -> str | None:
-    for var in [*args, *kwargs.values()]:
-        found = _example_device_type(var)
-        if found is not None:
-            return found
     return None
 
 
@@ -87,7 +72,16 @@ def _make_variable_class() -> type:
 
         def call_function(self, tx: Any, args: Any, kwargs: dict[str, Any]) -> Any:
             prepared = self.prepared
-            mode = resolve_mode(_call_device_type(args, kwargs), prepared.op_name)
+            examples = [_compat.traced_example_value(a) for a in args]
+            example_kwargs = {k: _compat.traced_example_value(v) for k, v in kwargs.items()}
+            if prepared.validate is not None:
+                # Once, at trace time, on FakeTensors: the compiled graph pays
+                # nothing per call (size checks become guards).
+                try:
+                    prepared.validate(*examples, **example_kwargs)
+                except Exception as exc:
+                    raise _compat.error_for_tracing(exc) from exc.__cause__
+            mode = resolve_mode(_device_type([*examples, *example_kwargs.values()]), prepared.op_name)
             if mode is DynamoMode.HOP:
                 args = [_compat.specialize_symbolic_float(a, tx) for a in args]
                 kwargs = {k: _compat.specialize_symbolic_float(v, tx) for k, v in kwargs.items()}

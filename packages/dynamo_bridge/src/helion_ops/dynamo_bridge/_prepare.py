@@ -31,6 +31,7 @@ class PreparedKernel:
     mutated_args: tuple[str, ...]
     custom_op: Any
     side_table_index: int | None
+    validate: Callable[..., None] | None = None
 
 
 _lock = threading.RLock()
@@ -68,6 +69,7 @@ def prepare_kernel(
     impl: Callable[..., Any] | None = None,
     fake_impl: Callable[..., Any] | None = None,
     mutates_args: Sequence[str] | None = None,
+    validate: Callable[..., None] | None = None,
 ) -> PreparedKernel:
     """Define the custom op ``namespace::op_name`` and add ``kernel`` to Helion's
     side table. Idempotent per kernel; thread-safe.
@@ -75,7 +77,9 @@ def prepare_kernel(
     ``impl`` runs the kernel eagerly inside compiled graphs (default: the kernel
     itself); ``fake_impl`` defaults to output inference through Helion's
     binding; ``mutates_args`` defaults to the parameters the kernel's source
-    writes in place.
+    writes in place. ``validate(*args)``, where given, checks a traced call's
+    inputs (FakeTensors, sizes possibly symbolic) once at trace time, on either
+    path; its exception reaches the caller as it was raised.
     """
     if not isinstance(kernel, _compat.helion_kernel_type()):
         raise SchemaInferenceError(
@@ -113,6 +117,7 @@ def prepare_kernel(
             mutated_args=mutated,
             custom_op=getattr(getattr(torch.ops, namespace), op_name).default,
             side_table_index=index,
+            validate=validate,
         )
         _by_kernel[kernel] = prepared
         _by_qualname[qualname] = prepared

@@ -1,0 +1,635 @@
+"""Offline autotuning: jobs (op, shape), running one, and writing its result.
+
+Production never autotunes at run time; ``helion-ops autotune`` runs Helion's
+autotuner here, ahead of time, and writes the configs that ship. The work
+is cut into jobs, one per config key of an op (the key the op's config
+selection computes for a shape's arguments, so the entry written is the one
+found again at run time). A job carries names only (op, its module, shape),
+so any process can run it: this one (sequential), a worker per GPU
+(``_autotune_parallel``) or a Ray task (``_autotune_ray``). Only the driver
+writes, through ``ResultWriter``: the config entry, then its provenance
+(``_provenance``), each atomically, after every job.
+
+Testing hook: ``HELION_OPS_AUTOTUNER=module:function`` replaces Helion's
+autotuner by ``function(wrapper, args, effort) -> (config dict, tuned_ms,
+default_ms)``, a deterministic fast stand-in that lets the whole path run on
+CPU. It is meant for tests only; configs it writes are not tuned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._config_store import CONFIG_DIR_ENV_VAR, ConfigEntry, ConfigStore, key_id
+from ._errors import HelionOpsError, UnknownOpError
+from ._provenance import make_record, tuned_key_ids, write_provenance
+from ._selection import _dim_reader
+from ._shapes import ShapeSpecError, accepts_argument, generate_inputs, matching_names
+
+if TYPE_CHECKING:
+    from ._wrapper import HelionKernelWrapper
+
+AUTOTUNER_ENV_VAR = "HELION_OPS_AUTOTUNER"
+WORKER_NAME_ENV_VAR = "HELION_OPS_AUTOTUNE_WORKER"
+EFFORTS = ("none", "quick", "full")
+DEFAULT_EFFORT = "full"
+DEFAULT_OUT_DIR = "helion-ops-configs"
+DEFAULT_RETRIES = 2
+
+StandIn = Callable[..., tuple[Mapping[str, Any], float, float]]
+
+
+class AutotuneError(HelionOpsError, RuntimeError):
+    """Autotuning cannot run as asked (no GPU, bad stand-in, wrong platform, missing Ray...)."""
+
+
+def default_out_dir() -> Path:
+    """``$HELION_OPS_CONFIG_DIR`` (its first entry), where ops look for user configs, else ./helion-ops-configs."""
+    for entry in os.environ.get(CONFIG_DIR_ENV_VAR, "").split(os.pathsep):
+        if entry:
+            return Path(entry)
+    return Path(DEFAULT_OUT_DIR)
+
+
+def stand_in_autotuner() -> tuple[str, StandIn] | None:
+    """The test stand-in named by HELION_OPS_AUTOTUNER, or None when unset."""
+    spec = os.environ.get(AUTOTUNER_ENV_VAR, "").strip()
+    if not spec:
+        return None
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise AutotuneError(
+            f"{AUTOTUNER_ENV_VAR}={spec!r}: expected 'module:function' naming a test stand-in "
+            "function(wrapper, args, effort) -> (config, tuned_ms, default_ms); unset it to use Helion's autotuner"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise AutotuneError(f"{AUTOTUNER_ENV_VAR}={spec!r}: cannot import {module_name!r} ({exc})") from None
+    function = getattr(module, attr, None)
+    if not callable(function):
+        raise AutotuneError(f"{AUTOTUNER_ENV_VAR}={spec!r}: module {module_name!r} has no function {attr!r}")
+    return spec, function
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+# ---------------------------------------------------------------- jobs
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """Tune ``op`` for one config key, on the arguments of shape ``shape``."""
+
+    op: str
+    module: str
+    shape: str
+    key: dict[str, int | str]
+    platform: str
+    effort: str
+    budget_seconds: int | None = None
+    nbytes: int = 0
+    # Other shapes with the same key: tuned once, on ``shape``.
+    also_covers: tuple[str, ...] = ()
+
+    @property
+    def key_id(self) -> str:
+        return key_id(self.key)
+
+    @property
+    def job_id(self) -> str:
+        return f"{self.op}/{self.platform}/{self.key_id}"
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["also_covers"] = list(self.also_covers)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Job:
+        return cls(**{**data, "key": dict(data["key"]), "also_covers": tuple(data.get("also_covers", ()))})
+
+
+@dataclasses.dataclass(frozen=True)
+class JobResult:
+    job: Job
+    worker: str
+    attempt: int = 1
+    config: dict[str, Any] | None = None
+    tuned_ms: float | None = None
+    default_ms: float | None = None
+    provenance: dict[str, Any] | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.config is not None
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["job"] = self.job.to_json()
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobResult:
+        return cls(**{**data, "job": Job.from_json(data["job"])})
+
+    @classmethod
+    def failure(cls, job: Job, worker: str, attempt: int, error: str, seconds: float = 0.0) -> JobResult:
+        return cls(job=job, worker=worker, attempt=attempt, error=error, seconds=seconds)
+
+
+@dataclasses.dataclass
+class Plan:
+    jobs: list[Job]
+    # Jobs a previous autotune run finished (--resume).
+    skipped: list[Job]
+    # Ops left out, with why (no input generator, --shapes matching none of its shapes with --all).
+    notes: list[str]
+
+
+def _tensor_bytes(args: Sequence[Any]) -> int:
+    import torch
+
+    return sum(a.numel() * a.element_size() for a in args if isinstance(a, torch.Tensor))
+
+
+def tuning_key(wrapper: HelionKernelWrapper, args: tuple[Any, ...], known_keys: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The config key that the op's selection uses for ``args`` once an entry for it exists.
+
+    Declarative ``keys=``: the exact dimensions (an exact match wins at run
+    time). ``config_picker``: what the picker returns given the keys known
+    for the platform (None is the default entry). Neither: the default entry.
+    """
+    if wrapper.config_picker is not None:
+        picked = wrapper.config_picker(args, [dict(k) for k in known_keys])
+        if picked is None:
+            return {}
+        if isinstance(picked, str):
+            for known in known_keys:
+                if key_id(known) == picked:
+                    return dict(known)
+            if picked == "default":
+                return {}
+            raise AutotuneError(
+                f"op {wrapper.op_name!r}: config_picker returned key id {picked!r}, which no known entry has, so the "
+                "key to write is unknown; return the key as a dict to tune keys that have no entry yet"
+            )
+        return dict(picked)
+    if wrapper.keys:
+        return dict(_dim_reader(wrapper.raw_kernel_func, wrapper.keys, wrapper.op_name)(args))
+    return {}
+
+
+def _planning_inputs(wrapper: HelionKernelWrapper) -> dict[str, tuple[Any, ...]]:
+    # Shapes, keys and sizes only: 'meta' tensors take no memory, nor a GPU in the driver.
+    return generate_inputs(wrapper, device="meta" if accepts_argument(wrapper, "device") else None)
+
+
+def plan_jobs(
+    wrappers: Sequence[HelionKernelWrapper],
+    *,
+    specs: Sequence[str] | None,
+    platform: str,
+    effort: str,
+    out_dir: Path,
+    budget_seconds: int | None = None,
+    resume: bool = False,
+) -> Plan:
+    """One job per (op, config key) of the selected shapes; with ``resume``, keys tuned before are skipped."""
+    plan = Plan([], [], [])
+    errors: list[ShapeSpecError] = []
+    out_store = ConfigStore([out_dir])
+    for wrapper in wrappers:
+        if wrapper.input_generator is None:
+            plan.notes.append(f"{wrapper.op_name}: no input generator, nothing to tune")
+            continue
+        inputs = _planning_inputs(wrapper)
+        try:
+            names = matching_names(wrapper.op_name, list(inputs), specs) if specs else list(inputs)
+        except ShapeSpecError as exc:
+            if len(wrappers) == 1:
+                raise
+            errors.append(exc)
+            plan.notes.append(f"{wrapper.op_name}: --shapes matches none of its shapes, left out")
+            continue
+        known = {**wrapper.config_store.load(wrapper.op_name, platform), **out_store.load(wrapper.op_name, platform)}
+        known_keys = [e.key for e in known.values()]
+        by_key: dict[str, Job] = {}
+        for name in names:
+            key = tuning_key(wrapper, inputs[name], known_keys)
+            kid = key_id(key)
+            if kid in by_key:
+                first = by_key[kid]
+                by_key[kid] = dataclasses.replace(first, also_covers=(*first.also_covers, name))
+                continue
+            by_key[kid] = Job(
+                op=wrapper.op_name,
+                module=wrapper.module,
+                shape=name,
+                key=key,
+                platform=platform,
+                effort=effort,
+                budget_seconds=budget_seconds,
+                nbytes=_tensor_bytes(inputs[name]),
+            )
+        done = tuned_key_ids(out_dir, wrapper.op_name, platform) if resume else set()
+        for kid, job in by_key.items():
+            (plan.skipped if kid in done else plan.jobs).append(job)
+    if errors and len(errors) == len(wrappers):
+        raise errors[0]
+    return plan
+
+
+# ---------------------------------------------------------------- running one job
+
+
+def load_wrapper(op: str, module: str) -> HelionKernelWrapper:
+    """The op by name, in any process: registered already, else by importing its module, else entry points."""
+    from . import _registry
+
+    with contextlib.suppress(UnknownOpError):
+        return _registry.get_kernel(op)
+    if module and module != "__main__":
+        importlib.import_module(module)
+        with contextlib.suppress(UnknownOpError):
+            return _registry.get_kernel(op)
+    _registry.load_entry_points()
+    try:
+        return _registry.get_kernel(op)
+    except UnknownOpError as exc:
+        hint = " (it is defined in a script run as __main__: move it into an importable module)" if module == "__main__" else ""
+        raise UnknownOpError(f"{exc}{hint}") from None
+
+
+def helion_autotune(
+    wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort: str, budget_seconds: int | None
+) -> tuple[dict[str, Any], float, float]:
+    """Helion's autotuner on ``args``; then the tuned and the default config timed with do_bench (ms)."""
+    import helion
+    from triton.testing import do_bench
+
+    if not cuda_available():
+        raise AutotuneError(f"op {wrapper.op_name!r}: autotuning needs a CUDA GPU and this process sees none")
+    wanted = {
+        **wrapper.helion_settings,
+        # As the op runs: one config serves every batch size.
+        "static_shapes": False,
+        "autotune_effort": effort,
+        # Our own progress display runs; Helion's bar would tear it.
+        "autotune_progress_bar": False,
+        "autotune_budget_seconds": budget_seconds,
+    }
+    known = helion.Settings()
+    settings = {k: v for k, v in wanted.items() if hasattr(known, k) and (v is not None or k in wrapper.helion_settings)}
+    kernel = helion.kernel(wrapper.raw_kernel_func, **settings)
+    bound = kernel.bind(args)
+    default = bound.config_spec.default_config()
+    tuned = default if effort == "none" else bound.autotune(args, force=True)
+    bound.set_config(tuned)
+    tuned_ms = float(do_bench(lambda: bound(*args)))
+    if tuned == default:
+        default_ms = tuned_ms
+    else:
+        bound.set_config(default)
+        default_ms = float(do_bench(lambda: bound(*args)))
+    return json.loads(tuned.to_json()), tuned_ms, default_ms
+
+
+class JobRunner:
+    """Runs jobs in this process; keeps each op's inputs for the next job of that op."""
+
+    def __init__(self, worker: str) -> None:
+        self.worker = worker
+        self._inputs: dict[str, dict[str, tuple[Any, ...]]] = {}
+
+    def _args(self, wrapper: HelionKernelWrapper, job: Job, on_cpu: bool) -> tuple[Any, ...]:
+        inputs = self._inputs.get(job.op)
+        if inputs is None:
+            device = "cpu" if on_cpu and accepts_argument(wrapper, "device") else None
+            self._inputs.clear()  # one op's inputs at a time: they can be large
+            inputs = self._inputs[job.op] = generate_inputs(wrapper, device=device)
+        if job.shape not in inputs:
+            raise AutotuneError(
+                f"op {job.op!r}: its input generator has no shape {job.shape!r} in this process "
+                f"(shapes: {', '.join(inputs)}); the generator must return the same names everywhere"
+            )
+        return inputs[job.shape]
+
+    def run(self, job: Job, attempt: int = 1) -> JobResult:
+        """Tune one job; any error becomes a failed result (the driver decides on a retry)."""
+        start = time.perf_counter()
+        try:
+            stand_in = stand_in_autotuner()
+            wrapper = load_wrapper(job.op, job.module)
+            on_cpu = not cuda_available()
+            if stand_in is None:
+                self._check_platform(job)
+            args = self._args(wrapper, job, on_cpu)
+            if stand_in is not None:
+                name, function = stand_in
+                config, tuned_ms, default_ms = function(wrapper, args, job.effort)
+                autotuner = f"stand-in {name}"
+            else:
+                config, tuned_ms, default_ms = helion_autotune(wrapper, args, job.effort, job.budget_seconds)
+                autotuner = "helion"
+            record = make_record(
+                config=config,
+                tuned_ms=tuned_ms,
+                default_ms=default_ms,
+                effort=job.effort,
+                autotuner=autotuner,
+                shape=job.shape,
+            )
+        except Exception as exc:  # reported per job; the run goes on
+            return JobResult.failure(job, self.worker, attempt, _one_line(exc), time.perf_counter() - start)
+        return JobResult(
+            job=job,
+            worker=self.worker,
+            attempt=attempt,
+            config=dict(config),
+            tuned_ms=float(tuned_ms),
+            default_ms=float(default_ms),
+            provenance=record,
+            seconds=time.perf_counter() - start,
+        )
+
+    @staticmethod
+    def _check_platform(job: Job) -> None:
+        from ._platform import current_platform
+
+        if not cuda_available():
+            raise AutotuneError(f"op {job.op!r}: autotuning needs a CUDA GPU and this process sees none")
+        here = current_platform()
+        if here != job.platform:
+            raise AutotuneError(
+                f"op {job.op!r}: this GPU is platform {here!r}, the job tunes for {job.platform!r}; "
+                f"run it on a {job.platform} GPU or pass --platform {here}"
+            )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+# ---------------------------------------------------------------- writing results
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """An exclusive lock on ``directory`` (flock on the folder itself, no lock file left in shipped configs)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: one writer per out dir is the caller's business
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+class ResultWriter:
+    """The one writer: each successful result merged into ``out_dir`` once, entry then provenance.
+
+    Killed between the two writes, the entry has no provenance yet, so
+    ``--resume`` tunes that key again and replaces the entry (never a duplicate).
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = Path(out_dir)
+        self._store = ConfigStore([self.out_dir])
+        self.written: set[str] = set()
+
+    def write(self, result: JobResult) -> bool:
+        job = result.job
+        if not result.ok or job.job_id in self.written:
+            return False
+        assert result.config is not None and result.provenance is not None
+        op_dir = self._store.path(job.op, job.platform).parent
+        op_dir.mkdir(parents=True, exist_ok=True)
+        with _locked(op_dir):
+            self._store.write(job.op, job.platform, [ConfigEntry(dict(job.key), dict(result.config))])
+            write_provenance(self.out_dir, job.op, job.platform, {job.key_id: result.provenance})
+        self.written.add(job.job_id)
+        return True
+
+
+# ---------------------------------------------------------------- progress and summary
+
+
+class Reporter(Protocol):
+    def start(self, total: int, slots: Sequence[str]) -> None: ...
+    def started(self, slot: str, job: Job, attempt: int) -> None: ...
+    def finished(self, slot: str, result: JobResult, *, retry: bool) -> None: ...
+    def note(self, message: str) -> None: ...
+    def stop(self) -> None: ...
+
+
+def job_label(job: Job) -> str:
+    return f"{job.op} {job.shape}"
+
+
+def _fmt_ms(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:.4f}"
+
+
+class LineReporter:
+    """One line per event on stderr: logs, pipes and CI."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.total = 0
+        self.done = 0
+        self.t0 = time.monotonic()
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def start(self, total: int, slots: Sequence[str]) -> None:
+        self.total, self.done, self.t0 = total, 0, time.monotonic()
+        where = f" on {len(slots)} workers ({', '.join(slots)})" if len(slots) > 1 else ""
+        self._print(f"autotune: {total} job(s){where}")
+
+    def started(self, slot: str, job: Job, attempt: int) -> None:
+        again = f" (attempt {attempt})" if attempt > 1 else ""
+        self._print(f"[{slot}] start {job_label(job)}{again}")
+
+    def finished(self, slot: str, result: JobResult, *, retry: bool) -> None:
+        if not retry:
+            self.done += 1
+        head = f"[{self.done}/{self.total}] [{slot}] {job_label(result.job)}"
+        if result.ok:
+            eta = self._eta()
+            self._print(f"{head}: {_fmt_ms(result.tuned_ms)} ms (default {_fmt_ms(result.default_ms)} ms){eta}")
+        elif retry:
+            self._print(f"{head}: failed, retrying on another worker: {result.error}")
+        else:
+            self._print(f"{head}: FAILED after {result.attempt} attempt(s): {result.error}")
+
+    def _eta(self) -> str:
+        if not self.done or self.done >= self.total:
+            return ""
+        left = (time.monotonic() - self.t0) / self.done * (self.total - self.done)
+        return f", ETA {left:.0f}s"
+
+    def note(self, message: str) -> None:
+        self._print(f"autotune: {message}")
+
+    def stop(self) -> None:
+        pass
+
+
+class RichReporter:
+    """A rich progress display: the overall bar with its ETA and one line per worker (GPU)."""
+
+    def __init__(self, console: Any) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.console = console
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self.overall: Any = None
+        self.slot_tasks: dict[str, Any] = {}
+
+    def start(self, total: int, slots: Sequence[str]) -> None:
+        self.progress.start()
+        self.overall = self.progress.add_task("autotune", total=total)
+        for slot in slots:
+            self.slot_tasks[slot] = self.progress.add_task(f"  {slot}: idle", total=None, start=False)
+
+    def started(self, slot: str, job: Job, attempt: int) -> None:
+        task = self.slot_tasks.get(slot)
+        again = f" (attempt {attempt})" if attempt > 1 else ""
+        if task is not None:
+            self.progress.update(task, description=f"  {slot}: {job_label(job)}{again}")
+
+    def finished(self, slot: str, result: JobResult, *, retry: bool) -> None:
+        task = self.slot_tasks.get(slot)
+        if task is not None:
+            self.progress.update(task, description=f"  {slot}: idle")
+        if not result.ok:
+            what = "failed, will retry" if retry else f"FAILED after {result.attempt} attempt(s)"
+            self.progress.console.print(f"[{slot}] {job_label(result.job)}: {what}: {result.error}", markup=False)
+        if not retry:
+            self.progress.advance(self.overall)
+
+    def note(self, message: str) -> None:
+        self.progress.console.print(f"autotune: {message}", markup=False)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def make_reporter() -> Reporter:
+    """rich's live display on a terminal, plain lines otherwise (or without rich)."""
+    try:
+        from rich.console import Console
+    except ImportError:
+        return LineReporter()
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return LineReporter()
+    return RichReporter(console)
+
+
+def summary_rows(results: Sequence[JobResult]) -> list[list[str]]:
+    rows = []
+    for r in sorted(results, key=lambda r: (r.job.op, r.job.shape)):
+        if r.ok and r.tuned_ms and r.default_ms:
+            status, speedup = "tuned", f"{r.default_ms / r.tuned_ms:.2f}x"
+        else:
+            status, speedup = "FAILED", "-"
+        rows.append([r.job.op, r.job.shape, status, _fmt_ms(r.tuned_ms), _fmt_ms(r.default_ms), speedup, r.worker])
+    return rows
+
+
+SUMMARY_COLUMNS = ["op", "shape", "status", "tuned ms", "default ms", "speedup", "worker"]
+
+
+def print_summary(results: Sequence[JobResult], skipped: Sequence[Job], out_dir: Path, stream: Any = None) -> None:
+    """The table of tuned vs default config times, then where the files are."""
+    stream = stream if stream is not None else sys.stdout
+    rows = summary_rows(results)
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(SUMMARY_COLUMNS)]
+        for line in [SUMMARY_COLUMNS, *rows]:
+            print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)), file=stream)
+    else:
+        table = Table(title="autotune results")
+        for column in SUMMARY_COLUMNS:
+            table.add_column(column, justify="right" if "ms" in column or column == "speedup" else "left")
+        for row in rows:
+            table.add_row(*row)
+        Console(file=stream, width=160).print(table)
+    failed = [r for r in results if not r.ok]
+    print(
+        f"{len(results) - len(failed)} tuned, {len(failed)} failed, {len(skipped)} skipped (tuned before, --resume); "
+        f"configs in {out_dir}",
+        file=stream,
+    )
+    for r in failed:
+        print(f"FAILED {r.job.op} {r.job.shape} (key {r.job.key_id}): {r.error}; the op keeps its other entries", file=stream)
+
+
+# ---------------------------------------------------------------- sequential driver
+
+
+def autotune_sequential(
+    jobs: Sequence[Job], writer: ResultWriter, reporter: Reporter, *, retries: int = DEFAULT_RETRIES
+) -> list[JobResult]:
+    """Every job in this process, one after the other; each result written as soon as it is known."""
+    runner = JobRunner("main")
+    results: list[JobResult] = []
+    reporter.start(len(jobs), ["main"])
+    try:
+        for job in jobs:
+            for attempt in range(1, retries + 2):
+                reporter.started("main", job, attempt)
+                result = runner.run(job, attempt)
+                retry = not result.ok and attempt <= retries
+                writer.write(result)
+                reporter.finished("main", result, retry=retry)
+                if not retry:
+                    break
+            results.append(result)
+    finally:
+        reporter.stop()
+    return results

@@ -1,0 +1,277 @@
+"""``helion-ops autotune OP|--all``: tune configs offline and write the JSON files that ship.
+
+_cli.py adds the subcommand with ``add_arguments`` and calls ``run``. Also
+runnable alone: ``python -m helion_ops.core._autotune_cli OP ...``.
+
+Where the configs go (``--out``): the first directory of
+``$HELION_OPS_CONFIG_DIR`` when set (ops read their user configs from there,
+so the tuned entries are used at once), else ``./helion-ops-configs``; copy
+``<out>/<op>/<platform>.json`` into a kernel package's ``configs/`` to ship
+it (with its ``<platform>.provenance`` sidecar).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ._autotune import (
+    AUTOTUNER_ENV_VAR,
+    DEFAULT_EFFORT,
+    DEFAULT_RETRIES,
+    EFFORTS,
+    AutotuneError,
+    ResultWriter,
+    autotune_sequential,
+    cuda_available,
+    default_out_dir,
+    make_reporter,
+    plan_jobs,
+    print_summary,
+    stand_in_autotuner,
+)
+from ._config_store import CONFIG_DIR_ENV_VAR, check_name
+from ._errors import HelionOpsError
+
+if TYPE_CHECKING:
+    from ._wrapper import HelionKernelWrapper
+
+PROG = "helion-ops autotune"
+EXIT_FAILED_JOBS = 1
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, found {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, found {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, found {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, found {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, found {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``helion-ops autotune``."""
+    parser.description = (
+        "Run Helion's autotuner ahead of time over an op's input-generator shapes and write the configs "
+        "(vLLM's <out>/<op>/<platform>.json, provenance in <platform>.provenance beside it). "
+        "Each shape is written as soon as it is tuned."
+    )
+    parser.add_argument("op", nargs="?", help="the op to tune (see `helion-ops list`)")
+    parser.add_argument("--all", action="store_true", help="tune every registered op that has an input generator")
+    parser.add_argument("--platform", help="platform name of the configs (default: this GPU's canonical name)")
+    parser.add_argument(
+        "--effort",
+        choices=EFFORTS,
+        default=DEFAULT_EFFORT,
+        help=f"Helion's autotune effort (default {DEFAULT_EFFORT}; 'none' writes Helion's default config)",
+    )
+    parser.add_argument(
+        "--budget-seconds", type=_positive_int, metavar="N", help="Helion's time budget per shape (autotune_budget_seconds)"
+    )
+    parser.add_argument(
+        "--shapes",
+        nargs="+",
+        action="extend",
+        metavar="SPEC",
+        help="only the shapes matching any SPEC, e.g. numtokens=8 or hidden=4096,numtokens=8 (default: all)",
+    )
+    parser.add_argument("--resume", action="store_true", help="skip shapes whose key an earlier autotune run wrote to --out")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help=f"config directory to write (default: first entry of ${CONFIG_DIR_ENV_VAR}, else ./helion-ops-configs)",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--gpus", metavar="N|all", help="one worker process per local GPU, N of them or all (default: this process only)"
+    )
+    where.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run the jobs as Ray tasks, one GPU each: a local Ray instance, or the cluster at ADDRESS "
+        "(needs helion-ops-core[ray])",
+    )
+    parser.add_argument(
+        "--retries",
+        type=_non_negative_int,
+        default=DEFAULT_RETRIES,
+        metavar="N",
+        help=f"retries of a failed job, on another worker where there is one (default {DEFAULT_RETRIES})",
+    )
+    parser.add_argument(
+        "--job-timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="with --gpus: kill a worker whose job runs longer and retry the job elsewhere",
+    )
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first: kernels registered by modules that are not installed as entry points",
+    )
+    parser.epilog = (
+        f"Testing hook: {AUTOTUNER_ENV_VAR}=module:function replaces Helion's autotuner by a deterministic "
+        "stand-in (runs on CPU; --gpus N then simulates N workers). Exit status: 0 all tuned, 1 a job failed "
+        "or an error, 2 usage."
+    )
+
+
+class UsageError(AutotuneError):
+    """The command line asks for something inconsistent."""
+
+
+def _wrappers(args: argparse.Namespace) -> list[HelionKernelWrapper]:
+    from . import _registry
+
+    for module in args.imports:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise UsageError(f"--import {module}: cannot import it ({exc})") from None
+    _registry.load_entry_points()
+    if args.all:
+        wrappers = [w for w in _registry.registered_kernels().values() if w.input_generator is not None]
+        if not wrappers:
+            raise UsageError("--all: no registered op has an input generator; install helion-ops-kernels")
+        return wrappers
+    return [_registry.get_kernel(args.op)]
+
+
+def _platform(args: argparse.Namespace, stand_in: bool) -> str:
+    from ._platform import current_platform
+
+    if args.platform is not None:
+        platform = check_name("platform", args.platform)
+        if not stand_in and cuda_available() and args.ray is None and platform != current_platform():
+            raise UsageError(
+                f"--platform {platform}: this GPU is platform {current_platform()!r}; configs are tuned on the GPU "
+                "they are for (leave out --platform, or run on that GPU)"
+            )
+        return platform
+    if not cuda_available() and not stand_in:
+        if args.ray:
+            raise UsageError("--ray ADDRESS from a machine without a GPU: pass --platform, the cluster GPUs' platform")
+        raise UsageError(
+            "autotune needs a CUDA GPU and this machine has none; run it on the GPU the configs are for "
+            f"(the CPU-only stand-in for tests is {AUTOTUNER_ENV_VAR}=module:function)"
+        )
+    return current_platform()
+
+
+def run(args: argparse.Namespace) -> int:
+    """``helion-ops autotune``: the exit status; errors are one line on stderr."""
+    try:
+        return _run(args)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except HelionOpsError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; tuned shapes are saved, run again with --resume to finish", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
+    if bool(args.op) == bool(args.all):
+        raise UsageError("name one op, or pass --all (not both)")
+    stand_in = stand_in_autotuner() is not None
+    if not stand_in and not cuda_available() and args.ray is None:
+        raise UsageError(
+            "autotune needs a CUDA GPU and this machine has none; run it on the GPU the configs are for "
+            f"(the CPU-only stand-in for tests is {AUTOTUNER_ENV_VAR}=module:function)"
+        )
+    gpus: list[str] | None = None
+    if args.gpus is not None:
+        from ._autotune_parallel import resolve_gpus
+
+        gpus = resolve_gpus(args.gpus, stand_in_active=stand_in)
+    if args.job_timeout is not None and gpus is None:
+        raise UsageError("--job-timeout needs --gpus (a job in this process cannot be stopped from outside)")
+    if args.ray is not None:
+        from ._autotune_ray import import_ray
+
+        import_ray()  # fail now, before any planning, when Ray is missing
+    wrappers = _wrappers(args)
+    platform = _platform(args, stand_in)
+    out_dir = args.out if args.out is not None else default_out_dir()
+    plan = plan_jobs(
+        wrappers,
+        specs=args.shapes,
+        platform=platform,
+        effort=args.effort,
+        out_dir=out_dir,
+        budget_seconds=args.budget_seconds,
+        resume=args.resume,
+    )
+    for note in plan.notes:
+        print(f"{PROG}: {note}", file=sys.stderr)
+    if plan.skipped:
+        print(f"{PROG}: {len(plan.skipped)} shape(s) tuned before, skipped (--resume)", file=sys.stderr)
+    if not plan.jobs:
+        print(f"{PROG}: nothing to tune; configs in {out_dir}")
+        return 0
+    writer = ResultWriter(out_dir)
+    reporter = make_reporter()
+    if gpus is not None:
+        from ._autotune_parallel import autotune_parallel
+
+        results = autotune_parallel(
+            plan.jobs, writer, reporter, gpus=gpus, retries=args.retries, job_timeout=args.job_timeout
+        )
+    elif args.ray is not None:
+        from ._autotune_ray import autotune_ray
+
+        results = autotune_ray(plan.jobs, writer, reporter, address=args.ray or None, retries=args.retries)
+    else:
+        results = autotune_sequential(plan.jobs, writer, reporter, retries=args.retries)
+    print_summary(results, plan.skipped, out_dir)
+    return EXIT_FAILED_JOBS if any(not r.ok for r in results) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG)
+    add_arguments(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

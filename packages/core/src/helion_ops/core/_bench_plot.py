@@ -1,0 +1,78 @@
+"""``helion-ops bench --plot``: TB/s per shape, one subplot per op, one line per
+contender, the copy ceiling as a horizontal line. matplotlib is optional and
+imported only here."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._cli_errors import MissingDependencyError, OutputPathError
+
+MARKERS = {"helion": "o", "torch": "s", "inductor": "^", "liger": "D"}
+
+
+def require_matplotlib() -> None:
+    """Fail before any measurement when --plot cannot be honoured."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError(
+            "--plot needs matplotlib, which is not installed; pip install matplotlib (or drop --plot)"
+        ) from None
+
+
+def _series(records: Sequence[Mapping[str, Any]], op: str) -> tuple[list[str], dict[str, list[float]]]:
+    shapes: list[str] = []
+    for r in records:
+        if r["op"] == op and r["shape"] not in shapes:
+            shapes.append(r["shape"])
+    lines: dict[str, list[float]] = {}
+    for r in records:
+        if r["op"] != op:
+            continue
+        ys = lines.setdefault(r["contender"], [math.nan] * len(shapes))
+        if r["tbps"] is not None:
+            ys[shapes.index(r["shape"])] = float(r["tbps"])
+    # A contender with no number for this op (n/a everywhere) gets no line.
+    return shapes, {c: ys for c, ys in lines.items() if not all(math.isnan(y) for y in ys)}
+
+
+def write_plot(path: str | Path, records: Sequence[Mapping[str, Any]], ceiling_tbps: float, title: str = "") -> None:
+    """Write the PNG; OutputPathError if it cannot be written."""
+    require_matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)  # no display needed
+    import matplotlib.pyplot as plt
+
+    ops = list(dict.fromkeys(r["op"] for r in records))
+    if not ops:
+        raise ValueError("no records to plot")
+    fig, axes = plt.subplots(len(ops), 1, figsize=(12, 4.5 * len(ops)), squeeze=False)
+    for ax, op in zip(axes[:, 0], ops, strict=True):
+        shapes, lines = _series(records, op)
+        xs = list(range(len(shapes)))
+        for contender, ys in lines.items():
+            ax.plot(xs, ys, marker=MARKERS.get(contender, "x"), label=contender)
+        ax.axhline(
+            ceiling_tbps, color="black", linestyle="--", linewidth=1, label=f"copy ceiling {ceiling_tbps:.2f} TB/s"
+        )
+        ax.set_title(op)
+        ax.set_ylabel("TB/s")
+        ax.set_xticks(xs)
+        ax.set_xticklabels(shapes, rotation=45, ha="right", fontsize=7)
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    try:
+        fig.savefig(str(path), dpi=110)
+    except OSError as exc:
+        raise OutputPathError(f"--plot {str(path)!r}: cannot write the plot ({exc.strerror or exc})") from exc
+    finally:
+        plt.close(fig)

@@ -1,0 +1,27 @@
+"""Errors of the ``helion-ops`` command. Each is a HelionOpsError, so the
+command's one error handler (``_cli.exit_code_for``) maps it to an exit code
+and prints its message on one line."""
+
+from __future__ import annotations
+
+from ._errors import HelionOpsError
+
+
+class CliUsageError(HelionOpsError, ValueError):
+    """The command line is malformed (argparse's errors, conflicting options)."""
+
+
+class NoGPUError(HelionOpsError, RuntimeError):
+    """A subcommand that measures or tunes on a GPU was run where CUDA is unavailable."""
+
+
+class OutputPathError(HelionOpsError, OSError):
+    """An output path (--json, --plot, --out) cannot be written."""
+
+
+class MissingDependencyError(HelionOpsError, ImportError):
+    """An optional package that an option needs (matplotlib for --plot) is not installed."""
+
+
+class ResultMismatchError(HelionOpsError, ValueError):
+    """An op's results cannot be compared with its reference's (other count, shape or None-ness)."""

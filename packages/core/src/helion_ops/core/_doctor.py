@@ -1,0 +1,193 @@
+"""``helion-ops doctor``: what this machine runs and what it lacks.
+
+Versions, the bridge's capabilities, the GPU and its canonical platform, and
+per op: the config keys stored for this platform, the generator's shapes that
+have no config of their own (each key computed through the op's selector on
+meta tensors), the missing-config policy in force, and warnings that say what
+to do.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import platform as _platform_module
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import torch
+
+from ._coverage import CoverageUnavailable, KeyMatch, ShapeCoverage, generator_coverage
+from ._policy import MISSING_CONFIG_ENV_VAR, MissingConfigPolicy, missing_config_policy
+
+if TYPE_CHECKING:
+    from ._wrapper import HelionKernelWrapper
+
+MAX_LISTED = 12  # shapes named in full per op; the rest are counted
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _indent(text: str, by: str = "  ") -> str:
+    return "\n".join(by + line for line in text.splitlines())
+
+
+def environment_warnings(on_gpu: bool, interpreter: bool) -> list[str]:
+    warnings: list[str] = []
+    if not on_gpu and not interpreter:
+        warnings.append(
+            "no CUDA GPU and TRITON_INTERPRET is not 1: kernels cannot run here; "
+            "set TRITON_INTERPRET=1 to run them in Triton's CPU interpreter, or use a GPU machine"
+        )
+    if on_gpu and interpreter:
+        warnings.append("TRITON_INTERPRET=1 on a GPU machine: kernels run in the slow CPU interpreter; unset it")
+    return warnings
+
+
+def policy_effect(policy: MissingConfigPolicy) -> str:
+    return {
+        MissingConfigPolicy.ERROR: "calls raise MissingConfigError",
+        MissingConfigPolicy.DEFAULT: "calls run Helion's default config (untuned)",
+        MissingConfigPolicy.REFERENCE: "calls run the pure-PyTorch reference",
+    }[policy]
+
+
+def op_report(wrapper: HelionKernelWrapper, provenance: object) -> tuple[list[str], list[str]]:
+    """Lines describing the op, and warnings with what to do."""
+    name = wrapper.op_name
+    configured = wrapper.configured
+    keys = sorted(configured.entries)
+    policy = wrapper.policy
+    lines = [
+        f"{name}  ({wrapper.module})",
+        f"  selection          {'keys ' + ', '.join(wrapper.keys) if wrapper.keys else 'config_picker' if wrapper.config_picker else 'default entry only'}",
+        f"  platform           {configured.platform}: {len(keys)} config entr{'y' if len(keys) == 1 else 'ies'}",
+        f"  platforms w/ files {', '.join(configured.platforms_with_configs) or 'none'}",
+        f"  missing config     policy {policy.value}: {policy_effect(policy)}",
+    ]
+    if keys:
+        wrapped = _wrap_keys(keys).splitlines()
+        lines.append(f"  keys               {wrapped[0]}")
+        lines += [" " * 21 + more for more in wrapped[1:]]
+    warnings: list[str] = []
+    if not keys:
+        warnings.append(
+            f"{name}: no configs for platform {configured.platform!r}, so {policy_effect(policy)}; "
+            f"run `helion-ops autotune {name}` on this GPU"
+            + ("" if policy is not MissingConfigPolicy.ERROR else f" or set {MISSING_CONFIG_ENV_VAR}=default")
+        )
+    try:
+        coverage = generator_coverage(wrapper)
+    except CoverageUnavailable as exc:
+        lines.append(f"  generator shapes   not checked: {exc}")
+    except Exception as exc:  # a selector failing on a generator shape is itself worth reporting
+        lines.append(f"  generator shapes   not checked: {type(exc).__name__}: {exc}")
+        warnings.append(f"{name}: computing config keys for the generator's shapes failed: {exc}")
+    else:
+        lines += coverage_lines(coverage)
+        uncovered = [c for c in coverage if c.match is not KeyMatch.EXACT]
+        if uncovered and keys:
+            specs = " ".join(c.shape for c in uncovered[:MAX_LISTED])
+            more = " ..." if len(uncovered) > MAX_LISTED else ""
+            warnings.append(
+                f"{name}: {len(uncovered)} of {len(coverage)} generator shapes have no exact config on "
+                f"{configured.platform!r}; tune them with `helion-ops autotune {name} --shapes {specs}{more}`"
+            )
+    warnings += [f"{name}: {w}" for w in _provenance_warnings(provenance, wrapper)]
+    return lines, warnings
+
+
+def _wrap_keys(keys: Sequence[str], width: int = 96) -> str:
+    out, line = [], ""
+    for key in keys:
+        piece = key if not line else f"; {key}"
+        if line and len(line) + len(piece) > width:
+            out.append(line)
+            piece = key
+            line = ""
+        line += piece
+    out.append(line)
+    return "\n".join(out)
+
+
+def coverage_lines(coverage: Sequence[ShapeCoverage]) -> list[str]:
+    counts = {m: sum(c.match is m for c in coverage) for m in KeyMatch}
+    summary = ", ".join(f"{n} {m.value}" for m, n in counts.items() if n)
+    lines = [f"  generator shapes   {len(coverage)}: {summary or 'none'}"]
+    missing = [c for c in coverage if c.match is not KeyMatch.EXACT]
+    for c in missing[:MAX_LISTED]:
+        lines.append(f"    {c.shape:40s} -> {c.selected_key} ({c.match.value})")
+    if len(missing) > MAX_LISTED:
+        lines.append(f"    ... and {len(missing) - MAX_LISTED} more")
+    return lines
+
+
+def _provenance_checker() -> object:
+    """The autotune helper's ``provenance_mismatches(wrapper)`` if that module exists (None otherwise)."""
+    try:
+        module = importlib.import_module(f"{__package__}._provenance")
+    except ImportError:
+        return None
+    return getattr(module, "provenance_mismatches", None)
+
+
+def _provenance_warnings(checker: object, wrapper: HelionKernelWrapper) -> list[str]:
+    if not callable(checker):
+        return []
+    try:
+        found = checker(wrapper)
+    except Exception as exc:  # a check that cannot run says so instead of hiding the report
+        return [f"config provenance could not be checked ({type(exc).__name__}: {exc})"]
+    if found is None:
+        return []
+    items: Iterable[object] = [found] if isinstance(found, str) else found  # type: ignore[assignment]
+    return [str(item) for item in items]
+
+
+def run_doctor(wrappers: Sequence[HelionKernelWrapper]) -> int:
+    from helion_ops import dynamo_bridge
+
+    from ._platform import current_platform
+
+    on_gpu = torch.cuda.is_available()
+    interpreter = os.environ.get("TRITON_INTERPRET") == "1"
+    caps = dynamo_bridge.capabilities()
+    print("versions")
+    print(f"  python             {_platform_module.python_version()}")
+    print(f"  torch              {torch.__version__} (CUDA {torch.version.cuda or 'none: CPU-only build'})")
+    print(f"  triton             {caps.triton_version or 'not installed'}")
+    print(f"  helion             {caps.helion_version or 'not installed'}")
+    for dist in ("helion-ops-dynamo-bridge", "helion-ops-core", "helion-ops-kernels"):
+        print(f"  {dist:18s} {_version(dist)}")
+    print("\nbridge capabilities")
+    print(_indent(str(caps)))
+    print("\nmachine")
+    print(f"  gpu                {torch.cuda.get_device_name() if on_gpu else 'none'}")
+    print(f"  platform           {current_platform()}")
+    print(f"  TRITON_INTERPRET   {os.environ.get('TRITON_INTERPRET', 'unset')}")
+    print(f"  dynamo mode        {dynamo_bridge.get_mode().value}")
+    print(f"  missing config     {missing_config_policy().value} (process default; ops may set their own)")
+    warnings = environment_warnings(on_gpu, interpreter)
+    warnings += [f"bridge: {note}" for note in caps.notes]
+    checker = _provenance_checker()
+    print(f"\nops ({len(wrappers)})")
+    if not wrappers:
+        warnings.append(
+            "no ops registered: install helion-ops-kernels (or a package with the helion_ops.kernels entry point)"
+        )
+    for wrapper in wrappers:
+        lines, op_warnings = op_report(wrapper, checker)
+        print("\n".join(lines))
+        warnings += op_warnings
+    print(f"\nwarnings ({len(warnings)})")
+    for w in warnings:
+        print(f"  - {w}")
+    if not warnings:
+        print("  none")
+    return 0

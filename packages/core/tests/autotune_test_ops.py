@@ -1,0 +1,132 @@
+"""Test-only ops and the stand-in autotuner for the autotune tests.
+
+Imported by the tests and, by name (``--import autotune_test_ops``), by the
+CLI and worker subprocesses, so the op names are fixed (unique to these tests).
+The stand-in (``HELION_OPS_AUTOTUNER=autotune_test_ops:fake_autotune``) is
+deterministic and fast; environment variables make it misbehave on purpose:
+
+- AUTOTUNE_TEST_LOG: file to append ``op shape worker pid`` to at each call
+- AUTOTUNE_TEST_SLEEP: seconds each call takes
+- AUTOTUNE_TEST_KILL_ON + AUTOTUNE_TEST_MARKER: SIGKILL its own process on that
+  shape, once (the marker file records that it happened)
+- AUTOTUNE_TEST_FAIL_ON: raise on that shape, every time
+- AUTOTUNE_TEST_HANG_ON: sleep 600 s on that shape
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import helion.language as hl
+import torch
+
+from helion_ops.core import HelionKernelWrapper, register_kernel
+
+SCALE_OP = "autotune_test_scale"
+PICKED_OP = "autotune_test_picked"
+TOKENS = (1, 3, 17, 40)
+HIDDEN = (8, 24)
+
+
+def scale_rows(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(x)
+    for rows in hl.tile(x.size(0)):
+        out[rows, :] = x[rows, :] * w[None, :]
+    return out
+
+
+def shift_rows(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(x)
+    for rows in hl.tile(x.size(0)):
+        out[rows, :] = x[rows, :] + w[None, :]
+    return out
+
+
+def grid_inputs(
+    tokens: Sequence[int] = TOKENS,
+    hidden: Sequence[int] = HIDDEN,
+    dtype: torch.dtype = torch.float32,
+    device: str = "cpu",
+) -> dict[str, tuple[Any, ...]]:
+    out: dict[str, tuple[Any, ...]] = {}
+    for h in hidden:
+        w = torch.randn(h, dtype=dtype, device=device)
+        for t in tokens:
+            out[f"hidden={h},numtokens={t}"] = (torch.randn(t, h, dtype=dtype, device=device), w)
+    return out
+
+
+def shape_name(args: Sequence[Any]) -> str:
+    rows, cols = args[0].shape
+    return f"hidden={cols},numtokens={rows}"
+
+
+def size_picker(args: tuple[Any, ...], keys: list[dict[str, Any]]) -> Mapping[str, Any]:
+    """Two buckets by token count; the picked key need not have an entry yet."""
+    return {"size": "small" if args[0].shape[0] <= 4 else "large"}
+
+
+scale_op: HelionKernelWrapper = register_kernel(
+    SCALE_OP, keys={"hidden": ("x", -1), "numtokens": ("x", 0)}, input_generator=grid_inputs
+)(scale_rows)
+picked_op: HelionKernelWrapper = register_kernel(PICKED_OP, config_picker=size_picker, input_generator=grid_inputs)(
+    shift_rows
+)
+
+
+def stand_in_config(rows: int, effort: str) -> dict[str, Any]:
+    block = 1
+    while block < min(rows, 16):
+        block *= 2
+    return {"block_sizes": [block], "num_warps": 2 if effort == "full" else 1}
+
+
+def stand_in_times(rows: int, cols: int) -> tuple[float, float]:
+    tuned = rows * cols * 1e-4
+    return tuned, tuned * 1.5
+
+
+def _log(line: str) -> None:
+    path = os.environ.get("AUTOTUNE_TEST_LOG")
+    if path:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (line + "\n").encode())
+        finally:
+            os.close(fd)
+
+
+def fake_autotune(wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort: str) -> tuple[dict[str, Any], float, float]:
+    name = shape_name(args)
+    worker = os.environ.get("HELION_OPS_AUTOTUNE_WORKER", "main")
+    _log(f"{wrapper.op_name} {name} {worker} {os.getpid()}")
+    marker = os.environ.get("AUTOTUNE_TEST_MARKER", "")
+    if name == os.environ.get("AUTOTUNE_TEST_KILL_ON") and marker and not os.path.exists(marker):
+        with open(marker, "w") as handle:
+            handle.write(f"{worker} {os.getpid()}\n")
+        os.kill(os.getpid(), signal.SIGKILL)
+    if name == os.environ.get("AUTOTUNE_TEST_FAIL_ON"):
+        raise RuntimeError(f"stand-in told to fail on {name}")
+    if name == os.environ.get("AUTOTUNE_TEST_HANG_ON"):
+        time.sleep(600)
+    time.sleep(float(os.environ.get("AUTOTUNE_TEST_SLEEP", "0")))
+    rows, cols = args[0].shape
+    tuned_ms, default_ms = stand_in_times(rows, cols)
+    return stand_in_config(rows, effort), tuned_ms, default_ms
+
+
+def read_log(path: os.PathLike[str] | str) -> list[tuple[str, str, str, int]]:
+    """(op, shape, worker, pid) per stand-in call, in call order."""
+    try:
+        text = open(path).read()
+    except FileNotFoundError:
+        return []
+    rows = []
+    for line in text.splitlines():
+        op, shape, worker, pid = line.split()
+        rows.append((op, shape, worker, int(pid)))
+    return rows

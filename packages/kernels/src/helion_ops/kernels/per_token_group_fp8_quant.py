@@ -1,0 +1,102 @@
+"""per_token_group_fp8_quant: dynamic FP8 (e4m3) quantisation per token and group of columns.
+
+For every token (row) and every group of ``group_size`` consecutive columns:
+``scale = max(amax(|x_group|) / 448, MIN_SCALE)`` and
+``q = clamp(x_group / scale, -448, 448)`` cast to ``torch.float8_e4m3fn``
+(round to nearest even), so that ``q * scale`` approximates ``x``.
+448 is the largest finite e4m3fn value. ``MIN_SCALE`` keeps an all-zero group
+from dividing 0 by 0: it quantises to zeros with scale ``MIN_SCALE``.
+
+One module per op: the Helion kernel (registered through core), the
+pure-PyTorch reference (imports without a GPU), the input generator, the
+input check and the config key (hidden size, then number of tokens).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import helion.language as hl
+import torch
+
+from helion_ops.core import (
+    InputValidationError,
+    expect_divisible,
+    expect_tensor,
+    register_kernel,
+)
+
+OP_NAME = "per_token_group_fp8_quant"
+CONFIG_DIR = Path(__file__).parent / "configs"
+DECODE_TOKENS = (1, 8, 64, 256)
+PREFILL_TOKENS = (1024, 4096, 16384)
+HIDDEN_SIZES = (2048, 4096, 5120, 8192)
+DEFAULT_GROUP_SIZE = 128
+FP8_DTYPE = torch.float8_e4m3fn
+FP8_MAX = 448.0  # torch.finfo(torch.float8_e4m3fn).max
+MIN_SCALE = 1e-10  # lower bound of a group's scale: all-zero groups give zeros, not NaN
+INPUT_DTYPES = (torch.bfloat16, torch.float16, torch.float32)
+
+
+def per_token_group_fp8_quant_reference(
+    x: torch.Tensor, group_size: int = DEFAULT_GROUP_SIZE
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The formula in float32: ``(q [T, H] float8_e4m3fn, scales [T, H // group_size] float32)``."""
+    tokens, hidden = x.shape
+    groups = x.float().reshape(tokens, hidden // group_size, group_size)
+    scales = torch.clamp(groups.abs().amax(dim=-1) / FP8_MAX, min=MIN_SCALE)
+    q = torch.clamp(groups / scales[:, :, None], -FP8_MAX, FP8_MAX).to(FP8_DTYPE)
+    return q.reshape(tokens, hidden), scales
+
+
+def validate_per_token_group_fp8_quant(x: Any, group_size: Any = DEFAULT_GROUP_SIZE) -> None:
+    """2-D ``x`` of a float dtype, last dimension contiguous and a multiple of ``group_size``."""
+    expect_tensor(OP_NAME, "x", x, dtypes=INPUT_DTYPES, ndim=2)
+    if group_size <= 0:
+        raise InputValidationError(
+            f"op {OP_NAME!r}: argument 'group_size' must be a positive number of columns, found {group_size}"
+        )
+    expect_divisible(OP_NAME, "x", x, 1, group_size)
+
+
+def per_token_group_fp8_quant_inputs(
+    tokens: tuple[int, ...] = DECODE_TOKENS + PREFILL_TOKENS,
+    hidden: tuple[int, ...] = HIDDEN_SIZES,
+    dtype: torch.dtype = torch.bfloat16,
+    device: str = "cuda",
+) -> dict[str, tuple[object, ...]]:
+    """``{"hidden=H,numtokens=T": (x, group_size)}``; groups of 128 columns, or one group when H < 128."""
+    out: dict[str, tuple[object, ...]] = {}
+    for h in hidden:
+        group_size = min(DEFAULT_GROUP_SIZE, h)
+        for t in tokens:
+            out[f"hidden={h},numtokens={t}"] = (torch.randn(t, h, dtype=dtype, device=device), group_size)
+    return out
+
+
+@register_kernel(
+    keys={"hidden": ("x", -1), "numtokens": ("x", 0)},
+    reference=per_token_group_fp8_quant_reference,
+    input_generator=per_token_group_fp8_quant_inputs,
+    configs=CONFIG_DIR,
+    validate=validate_per_token_group_fp8_quant,
+)
+def per_token_group_fp8_quant(x: torch.Tensor, group_size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+    # The default is a literal: Helion copies the signature into generated code.
+    m, n = x.size()
+    num_groups = n // group_size
+    # Host-side views put each group on its own (last) axis: the device loop
+    # tiles tokens x groups and reduces over whole groups, so ``group_size``
+    # stays a runtime value (Helion pads it to a power of two and masks).
+    x_groups = x.view(m, num_groups, group_size)
+    q = torch.empty([m, n], dtype=torch.float8_e4m3fn, device=x.device)
+    q_groups = q.view(m, num_groups, group_size)
+    scales = torch.empty([m, num_groups], dtype=torch.float32, device=x.device)
+    for rows, cols in hl.tile([m, num_groups]):
+        vals = x_groups[rows, cols, :].to(torch.float32)
+        group_scale = torch.clamp(torch.amax(torch.abs(vals), dim=-1) / FP8_MAX, min=MIN_SCALE)
+        scaled = torch.clamp(vals / group_scale[:, :, None], -FP8_MAX, FP8_MAX)
+        q_groups[rows, cols, :] = scaled.to(torch.float8_e4m3fn)
+        scales[rows, cols] = group_scale
+    return q, scales
