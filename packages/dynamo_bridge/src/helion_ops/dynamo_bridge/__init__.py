@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._capabilities import Capabilities, capabilities
 from ._compat import size_buckets
+from ._direct import direct_call
 from ._errors import (
     BridgeError,
     HelionUnavailableError,
@@ -38,6 +39,7 @@ __all__ = [
     "UnsupportedModeError",
     "WrapperRegistrationError",
     "capabilities",
+    "direct_call",
     "get_mode",
     "infer_fake_outputs",
     "infer_schema",

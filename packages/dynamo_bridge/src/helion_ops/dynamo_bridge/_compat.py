@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.metadata
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -340,3 +341,55 @@ def error_for_tracing(exc: BaseException) -> BaseException:
     new = cls(str(exc))
     new.__cause__ = exc.__cause__
     return new
+
+
+# --------------------------------------------------------------------------
+# Direct eager launches (see _direct.py).
+# Helion internals: ``Kernel.bind(args)`` returns the BoundKernel the call
+# would use, and ``BoundKernel._run`` is its compiled host function (set by
+# the first call), taking ``_launcher=`` like every generated host function:
+# the same in helion 1.1 to 1.5.1. Triton internals: a launch returns the
+# ``CompiledKernel``, whose ``run(grid_x, grid_y, grid_z, stream, function,
+# packed_metadata, launch_metadata, enter_hook, exit_hook, *args)`` is the
+# launch without Triton's argument binding; that form exists from triton 3.2
+# (``packed_metadata``) to 3.9. Where either is missing, the bridge keeps
+# Helion's launcher. Revisit with every helion and triton release.
+# --------------------------------------------------------------------------
+def compiled_host_function(kernel: Any, args: tuple[object, ...]) -> Callable[..., Any] | None:
+    """The compiled host function a call of ``kernel`` on ``args`` runs; None
+    before the first call compiled it or where helion keeps it elsewhere."""
+    run = getattr(kernel.bind(args), "_run", None)
+    return run if callable(run) else None
+
+
+def helion_default_launcher() -> Callable[..., Any]:
+    return helion_module().runtime.default_launcher  # type: ignore[no-any-return]
+
+
+def triton_interpreter_active() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+def launchable_compiled_kernel(result: object) -> bool:
+    """Whether a Triton launch's return value can be launched again directly."""
+    return all(hasattr(result, name) for name in ("run", "function", "packed_metadata"))
+
+
+def launch_hooks_set() -> bool:
+    """Profilers (proton, Inductor's launch hooks) need Triton's own launch path."""
+    try:
+        from triton import knobs
+    except ImportError:  # triton < 3.3 has no knobs: hooks live on CompiledKernel
+        return True
+    return knobs.runtime.launch_enter_hook is not None or knobs.runtime.launch_exit_hook is not None
+
+
+def current_cuda_stream() -> Callable[[], int]:
+    """A cheap ``() -> raw stream handle`` of the current CUDA device, as Triton launches use."""
+    get_device = torch.cuda.current_device
+    get_stream = torch._C._cuda_getCurrentRawStream
+
+    def stream() -> int:
+        return get_stream(get_device())  # type: ignore[no-any-return]
+
+    return stream
