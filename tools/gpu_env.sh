@@ -9,4 +9,4 @@ if [ ! -d "$site" ]; then
     .whl/h$v/*.whl .whl/common/*.whl .whl/ours/*.whl >/dev/null 2>&1 || { echo "wheel install failed"; return 1; }
 fi
 export PYTHONPATH=$site PATH=$site/bin:$PATH HELION_AUTOTUNE_BENCHMARK_SUBPROCESS=0 PYTHONUNBUFFERED=1
-python3 -c "import torch, triton, helion; print('torch', torch.__version__, 'triton', triton.__version__, 'helion', helion.__version__, torch.cuda.get_device_name(0))"
+python3 -c "import importlib.metadata as m, torch; print('torch', torch.__version__, 'triton', m.version('triton'), 'helion', m.version('helion'), torch.cuda.get_device_name(0))" || return 1
