@@ -11,7 +11,7 @@ print(capabilities(), flush=True)
 from helion_ops.core import set_missing_config_policy
 import helion_ops.kernels as K
 import importlib
-R, F, S, SQ, PQ, RO = (importlib.import_module('helion_ops.kernels.' + n) for n in ('rms_norm', 'fused_add_rms_norm', 'silu_and_mul', 'silu_and_mul_fp8_quant', 'per_token_group_fp8_quant', 'rotary_embedding'))
+R, F, S, SQ, PQ, RO = (importlib.import_module('helion_ops.kernels._' + n) for n in ('rms_norm', 'fused_add_rms_norm', 'silu_and_mul', 'silu_and_mul_fp8_quant', 'per_token_group_fp8_quant', 'rotary_embedding'))
 import torch._dynamo.testing as dt
 
 def check(name, fn):

@@ -29,7 +29,7 @@ import torch
 
 from helion_ops import dynamo_bridge
 from helion_ops.core import InputValidationError, interpreter_active
-from helion_ops.kernels.per_token_group_fp8_quant import (
+from helion_ops.kernels._per_token_group_fp8_quant import (
     FP8_MAX,
     MIN_SCALE,
     per_token_group_fp8_quant,
