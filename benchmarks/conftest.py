@@ -17,5 +17,5 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 
 def op_module(op: str) -> ModuleType:
-    """``helion_ops.kernels.<op>`` (the package attribute of that name is the op itself)."""
-    return importlib.import_module(f"helion_ops.kernels.{op}")
+    """The op's module ``helion_ops.kernels._<op>`` (kernel, reference, inputs, checks)."""
+    return importlib.import_module(f"helion_ops.kernels._{op}")

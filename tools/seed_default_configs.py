@@ -15,7 +15,7 @@ from helion_ops.core import ConfigEntry, ConfigStore, current_platform, get_kern
 OPS = ["rms_norm", "fused_add_rms_norm", "silu_and_mul", "silu_and_mul_fp8_quant", "per_token_group_fp8_quant", "rotary_embedding"]
 
 for _op in OPS:
-    importlib.import_module(f"helion_ops.kernels.{_op}")
+    importlib.import_module(f"helion_ops.kernels._{_op}")
 store = ConfigStore([Path(os.environ["HELION_OPS_CONFIG_DIR"])])
 for op in OPS:
     wrapper = get_kernel(op)
