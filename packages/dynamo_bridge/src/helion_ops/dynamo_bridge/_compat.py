@@ -282,16 +282,19 @@ _size1_guard_forced_off = False
 
 
 def set_size1_guard_forced_off(value: bool) -> None:
-    """For demonstrating the bug only: disable the guard even where needed."""
+    """For demonstrating the bug only: switch the guard off even where helion
+    needs it. Affects kernels whose key is made afterwards."""
     global _size1_guard_forced_off
     _size1_guard_forced_off = value
-    size1_guard_needed.cache_clear()
+
+
+def size1_guard_forced_off() -> bool:
+    return _size1_guard_forced_off
 
 
 @functools.cache
-def size1_guard_needed() -> bool:
-    if _size1_guard_forced_off:
-        return False
+def size1_specialisation_reused() -> bool:
+    """The probe: does this helion hand a size-1 binding to a size-8 call?"""
     helion = helion_module()
     from ._size1_probe import probe_copy
 
@@ -301,13 +304,30 @@ def size1_guard_needed() -> bool:
     return one is eight
 
 
+def size1_guard_needed() -> bool:
+    """Whether kernel keys must tell size-1 dimensions apart (and the guard is on)."""
+    return not _size1_guard_forced_off and size1_specialisation_reused()
+
+
 def size_buckets(args: Sequence[object]) -> tuple[tuple[int, ...], ...]:
-    """0 / 1 / 2 (meaning >= 2) for every dimension of every tensor argument."""
+    """0 / 1 / 2 (meaning >= 2) for every dimension of every tensor argument,
+    tensors inside lists and tuples included."""
     return tuple(
         tuple(min(int(s), 2) for s in a.shape)
-        for a in args
+        for a in _flatten_containers(args)
         if isinstance(a, torch.Tensor)
     )
+
+
+def size1_guarded_key(key: Callable[..., Any] | None = None) -> Callable[..., Any] | None:
+    """A ``key=`` for ``helion.kernel`` that adds :func:`size_buckets` to ``key``
+    where this helion needs the size-1 guard; ``key`` unchanged elsewhere."""
+    if not size1_guard_needed():
+        return key
+    if key is None:
+        return lambda *args: size_buckets(args)
+    user_key = key
+    return lambda *args: (user_key(*args), size_buckets(args))
 
 
 # --------------------------------------------------------------------------
