@@ -8,7 +8,7 @@ another project under any name.
 from __future__ import annotations
 
 from ._capabilities import Capabilities, capabilities
-from ._compat import size_buckets
+from ._compat import size1_guarded_key, size_buckets
 from ._direct import direct_call
 from ._errors import (
     BridgeError,
@@ -52,6 +52,7 @@ __all__ = [
     "resolve_mode",
     "set_mode",
     "size1_guard_needed",
+    "size1_guarded_key",
     "size_buckets",
 ]
 
