@@ -380,7 +380,7 @@ def test_ray_local_runs_the_same_jobs(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = run_cli(
         ["autotune", *OPS, *IMPORT, "--effort", "quick", "--out", str(out), "--ray"],
-        env=stand_in_env(tmp_path, HELION_OPS_RAY_NUM_CPUS="1", RAY_ENABLE_UV_RUN_RUNTIME_ENV="0"),
+        env=stand_in_env(tmp_path, HELION_OPS_RAY_NUM_CPUS="1"),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     log = calls(tmp_path)
