@@ -215,6 +215,20 @@ def test_settings_of_this_helion_include_the_options() -> None:
     assert HELION_1_1_TO_1_5 <= helion_setting_names()
 
 
+def test_the_real_tuning_kernel_binds_with_these_settings_and_its_default_config_stores() -> None:
+    """The real (GPU) path up to the autotuner, on CPU: this Helion accepts the settings, binds the op's
+    function to the job's arguments, and the default config it reports is a valid stored config."""
+    from helion_ops.core._autotune import bind_for_tuning
+    from helion_ops.core._config_store import validate_config
+
+    args = test_ops.grid_inputs(tokens=(3,), hidden=(8,))["hidden=8,numtokens=3"]
+    bound = bind_for_tuning(test_ops.scale_op, args, "quick", 30)
+    assert bound.settings.autotune_effort == "quick" and bound.settings.autotune_budget_seconds == 30
+    assert bound.settings.static_shapes is False and bound.settings.autotune_progress_bar is False
+    default = json.loads(bound.config_spec.default_config().to_json())
+    assert validate_config(default, "default config") == default
+
+
 # ---------------------------------------------------------------- the queue
 
 
@@ -372,6 +386,15 @@ def _safe_entries(out: Path) -> dict[tuple[str, str], dict[str, Any]]:
         return store_entries(out)
     except (json.JSONDecodeError, FileNotFoundError):  # pragma: no cover - a torn file fails below
         raise AssertionError("a config file was read half-written") from None
+
+
+def test_dry_run_plans_the_shipped_ops_without_a_gpu() -> None:
+    """--dry-run with --platform plans on CPU (meta tensors): silu_and_mul (a picker op) gets one job per shape."""
+    proc = run_cli(["autotune", "silu_and_mul", "--platform", "nvidia_h100", "--shapes", "numtokens=8", "--dry-run"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "4 job(s) for platform nvidia_h100" in proc.stdout
+    for n in (4096, 8192, 11008, 14336):
+        assert f"intermediate={n},numtokens=8" in proc.stdout
 
 
 def test_ray_local_runs_the_same_jobs(tmp_path: Path) -> None:
