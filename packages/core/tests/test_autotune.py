@@ -411,3 +411,28 @@ def test_ray_local_runs_the_same_jobs(tmp_path: Path) -> None:
     assert os.getpid() not in {pid for *_, pid in log}
     assert "ray:" in proc.stdout  # the worker column names the Ray node and process
     assert_complete_store(out)
+
+
+def test_rich_progress_shows_a_line_per_worker_and_the_eta() -> None:
+    """On a terminal: one bar for the run (with its ETA) and one line per GPU naming the job it tunes."""
+    import io
+
+    from rich.console import Console
+
+    from helion_ops.core._autotune import RichReporter
+
+    out = io.StringIO()
+    reporter = RichReporter(Console(file=out, force_terminal=True, width=150))
+    jobs = [_job("hidden=8,numtokens=1", 1), _job("hidden=8,numtokens=3", 2)]
+    reporter.start(len(jobs), ["gpu0", "gpu1"])
+    reporter.started("gpu0", jobs[0], 1)
+    reporter.started("gpu1", jobs[1], 1)
+    reporter.progress.refresh()
+    live = out.getvalue()
+    assert "gpu0: op hidden=8,numtokens=1" in live and "gpu1: op hidden=8,numtokens=3" in live
+    assert "ETA" in live and "0/2" in live
+    reporter.finished("gpu0", JobResult.failure(jobs[0], "gpu0", 1, "boom"), retry=True)
+    reporter.finished("gpu1", _result(jobs[1]), retry=False)
+    reporter.progress.refresh()
+    reporter.stop()
+    assert "failed, will retry: boom" in out.getvalue() and "1/2" in out.getvalue()
