@@ -354,18 +354,24 @@ def _helion_version() -> str:
     return f"helion {package_version('helion')}"
 
 
+def bind_for_tuning(wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort: str, budget_seconds: int | None) -> Any:
+    """A fresh ``helion.Kernel`` of the op's function with the tuning settings, bound to ``args``
+    (the op's own kernel keeps its preset-config autotuner and is not touched)."""
+    import helion
+
+    settings = autotune_settings(wrapper, effort, budget_seconds, helion_setting_names())
+    return helion.kernel(wrapper.raw_kernel_func, **settings).bind(args)
+
+
 def helion_autotune(
     wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort: str, budget_seconds: int | None
 ) -> tuple[dict[str, Any], float, float]:
     """Helion's autotuner on ``args``; then the tuned and the default config timed with do_bench (ms)."""
-    import helion
     from triton.testing import do_bench
 
     if not cuda_available():
         raise AutotuneError(f"op {wrapper.op_name!r}: autotuning needs a CUDA GPU and this process sees none")
-    settings = autotune_settings(wrapper, effort, budget_seconds, helion_setting_names())
-    kernel = helion.kernel(wrapper.raw_kernel_func, **settings)
-    bound = kernel.bind(args)
+    bound = bind_for_tuning(wrapper, args, effort, budget_seconds)
     default = bound.config_spec.default_config()
     tuned = default if effort == "none" else bound.autotune(args, force=True)
     bound.set_config(tuned)

@@ -28,6 +28,7 @@ from ._autotune import (
     DEFAULT_EFFORT,
     DEFAULT_RETRIES,
     EFFORTS,
+    Job,
     ResultWriter,
     autotune_sequential,
     cuda_available,
@@ -103,6 +104,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="extend",
         metavar="SPEC",
         help="only the shapes matching any SPEC, e.g. numtokens=8 or hidden=4096,numtokens=8 (default: all)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the jobs (op, config key, shape) and exit without tuning"
     )
     parser.add_argument("--resume", action="store_true", help="skip shapes whose key an earlier autotune run wrote to --out")
     parser.add_argument(
@@ -202,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         _check_ray_address(args.ray)
     stand_in = stand_in_autotuner() is not None
     wrappers = _wrappers(args)
-    if not stand_in and not cuda_available() and not args.ray:
+    if not stand_in and not cuda_available() and not args.ray and not args.dry_run:
         raise _no_gpu("tunes kernels on a CUDA GPU")
     gpus: list[str] | None = None
     if args.gpus is not None:
@@ -234,6 +238,9 @@ def run(args: argparse.Namespace) -> int:
     if not plan.jobs:
         print(f"{PROG}: nothing to tune; configs in {out_dir}")
         return 0
+    if args.dry_run:
+        print_plan(plan.jobs, platform, out_dir)
+        return 0
     writer = ResultWriter(out_dir)
     reporter = make_reporter()
     try:
@@ -254,6 +261,17 @@ def run(args: argparse.Namespace) -> int:
         raise
     print_summary(results, plan.skipped, out_dir)
     return EXIT_FAILED_JOBS if any(not r.ok for r in results) else 0
+
+
+def print_plan(jobs: Sequence[Job], platform: str, out_dir: Path) -> None:
+    from ._table import print_table
+
+    rows = [[j.op, j.key_id, j.shape, str(len(j.also_covers)), f"{j.nbytes / 1e6:.1f}"] for j in jobs]
+    print_table(
+        f"{len(jobs)} job(s) for platform {platform}, largest inputs first in --gpus/--ray runs; would write to {out_dir}",
+        ["op", "key", "tuned on shape", "other shapes", "input MB"],
+        rows,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
