@@ -22,7 +22,15 @@ from ._policy import MISSING_CONFIG_ENV_VAR, MissingConfigPolicy, missing_config
 from ._register import register_kernel
 from ._registry import ENTRY_POINT_GROUP, get_kernel, load_entry_points, registered_kernels
 from ._selection import ConfigSelector, nearest_key
-from ._validation import expect_divisible, expect_same_device, expect_size, expect_tensor
+from ._validation import (
+    expect_divisible,
+    expect_float,
+    expect_int,
+    expect_kernel_device,
+    expect_same_device,
+    expect_size,
+    expect_tensor,
+)
 from ._wrapper import HelionKernelWrapper
 
 # Kernels registered while TRITON_INTERPRET=1 must find libdevice working.
@@ -53,6 +61,9 @@ __all__ = [
     "current_platform",
     "enable_interpreter_libdevice",
     "expect_divisible",
+    "expect_float",
+    "expect_int",
+    "expect_kernel_device",
     "expect_same_device",
     "expect_size",
     "expect_tensor",
