@@ -44,6 +44,9 @@ _EXPORTS: dict[str, str] = {
     "ConfigSelector": "_selection",
     "nearest_key": "_selection",
     "expect_divisible": "_validation",
+    "expect_float": "_validation",
+    "expect_int": "_validation",
+    "expect_kernel_device": "_validation",
     "expect_same_device": "_validation",
     "expect_size": "_validation",
     "expect_tensor": "_validation",
@@ -75,6 +78,9 @@ __all__ = [
     "current_platform",
     "enable_interpreter_libdevice",
     "expect_divisible",
+    "expect_float",
+    "expect_int",
+    "expect_kernel_device",
     "expect_same_device",
     "expect_size",
     "expect_tensor",
@@ -129,5 +135,13 @@ if TYPE_CHECKING:
     from ._register import register_kernel
     from ._registry import ENTRY_POINT_GROUP, get_kernel, load_entry_points, registered_kernels
     from ._selection import ConfigSelector, nearest_key
-    from ._validation import expect_divisible, expect_same_device, expect_size, expect_tensor
+    from ._validation import (
+        expect_divisible,
+        expect_float,
+        expect_int,
+        expect_kernel_device,
+        expect_same_device,
+        expect_size,
+        expect_tensor,
+    )
     from ._wrapper import HelionKernelWrapper

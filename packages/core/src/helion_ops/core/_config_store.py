@@ -26,8 +26,8 @@ import json
 import math
 import os
 import re
+import secrets
 import stat
-import tempfile
 import threading
 import types
 import typing
@@ -50,6 +50,14 @@ MAX_CONFIG_FILE_BYTES = 16 * 1024 * 1024
 MAX_CONFIG_INT = 2**31 - 1
 # Key values are written into key ids ("hidden=4096,numtokens=8").
 MAX_KEY_INT = 2**63 - 1
+# A config file nests 4 levels (list, entry, config, list of lists); deeper
+# JSON is refused before anything walks it recursively (Python's recursion
+# limit would turn a deep but small file into a RecursionError).
+MAX_JSON_DEPTH = 32
+# Fields naming a file that the compiler reads (ptxas ``--apply-controls``):
+# a config file may not point the compiler at other files, nor smuggle options
+# into its command line, so only the empty value is accepted.
+FILE_FIELDS = ("advanced_controls_file",)
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 _KEY_TEXT = re.compile(r"[^,=]*")
 
@@ -139,7 +147,8 @@ def _matches(value: object, hint: object) -> bool:
     if hint is int:
         return type(value) is int and 0 <= value <= MAX_CONFIG_INT
     if hint is float:
-        return type(value) in (int, float) and math.isfinite(typing.cast(float, value))
+        # An int is finite however large (math.isfinite would overflow on it).
+        return type(value) is int or (type(value) is float and math.isfinite(value))
     if hint is str:
         return isinstance(value, str)
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -159,7 +168,7 @@ def _json_type(value: object) -> str:
 def _found(value: object) -> str:
     try:
         text = json.dumps(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         text = repr(value)
     return f"{_json_type(value)} {text[:80]}{'...' if len(text) > 80 else ''}"
 
@@ -189,6 +198,11 @@ def validate_config(config: object, where: str) -> dict[str, Any]:
             raise ConfigFileError(
                 f"{where}, field {name!r}: expected {_describe(hint)}, found {_found(value)}{note}. "
                 "Fix the value or re-tune the entry."
+            )
+        if name in FILE_FIELDS and value:
+            raise ConfigFileError(
+                f"{where}, field {name!r}: config files may not name other files (the compiler would read "
+                f"{_found(value)} from outside the config directory); found a non-empty value. Remove the field."
             )
     return dict(config)
 
@@ -220,11 +234,25 @@ def _validate_extra(extra: object, where: str) -> dict[str, Any]:
     clash = sorted({"key", "config"} & set(extra))
     if clash:
         raise ConfigFileError(f"{where}: extra fields must not be named {clash}; they would replace the entry's own")
+    _check_depth(extra, where, MAX_JSON_DEPTH - 1)
     try:
         json.dumps(extra, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ConfigFileError(f"{where}: extra fields are not plain JSON ({exc})") from None
     return dict(extra)
+
+
+def _check_depth(value: object, where: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse lists and objects nested deeper than ``limit`` (walked without recursion)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            if depth > limit:
+                raise ConfigFileError(
+                    f"{where}: JSON nested deeper than {limit} levels; a config entry needs at most 4"
+                )
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
 
 
 # ---------------------------------------------------------------- parsing
@@ -272,6 +300,7 @@ def _load_json(text: str, source: str) -> object:
 def parse_entries(text: str, source: str) -> list[ConfigEntry]:
     """Parse and validate a config file's text; errors name file, entry index and field."""
     data = _load_json(text, source)
+    _check_depth(data, source)
     if not isinstance(data, list):
         raise ConfigFileError(
             f"{source}: expected a JSON list of {{'key': ..., 'config': ...}} entries, found {_json_type(data)}"
@@ -288,7 +317,9 @@ def parse_entries(text: str, source: str) -> list[ConfigEntry]:
         if kid in seen:
             raise ConfigFileError(f"{where}: duplicate key {kid!r} (also entry {seen[kid]}); keep one of them")
         seen[kid] = index
-        extra = {k: v for k, v in item.items() if k not in ("key", "config")}
+        # Kept and written back on merge: checked as new entries' extras are
+        # (an Infinity read from 1e400 would make every later write fail).
+        extra = _validate_extra({k: v for k, v in item.items() if k not in ("key", "config")}, where)
         entries.append(ConfigEntry(key, config, extra))
     return entries
 
@@ -430,18 +461,42 @@ def _op_prefix(op: str | None) -> str:
     return f"op {op!r}: " if op else ""
 
 
+def _existing_mode(path: Path) -> int | None:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return None
+
+
+def _create_temp_file(path: Path) -> tuple[int, str]:
+    """A new, empty temp file beside ``path``, created with mode 0666 less the
+    umask as open() would (mkstemp's 0600 would hide a shared config
+    directory's files from other users once renamed)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp = path.parent / f"{_temp_prefix(path)}{secrets.token_hex(8)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), str(tmp)
+        except FileExistsError:
+            continue
+
+
 def atomic_write_text(path: Path, text: str, *, op: str | None = None) -> None:
     """Replace ``path`` by ``text`` atomically: readers see the old or the new
-    file, never a partial one. Any failure is a ConfigStoreWriteError naming the
-    op, the path and the cause; the temp file is removed and the old file kept."""
+    file, never a partial one. The new file keeps the old one's permissions.
+    Any failure is a ConfigStoreWriteError naming the op, the path and the
+    cause; the temp file is removed and the old file kept."""
+    mode = _existing_mode(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
+        fd, tmp = _create_temp_file(path)
     except OSError as exc:
         raise ConfigStoreWriteError(
             f"{_op_prefix(op)}cannot write {path}: {exc.strerror or exc}. Pass a writable directory."
         ) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            if mode is not None:
+                os.fchmod(fd, mode)
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
@@ -530,6 +585,8 @@ class ConfigStore:
         new = list(entries)
         for i, entry in enumerate(new):
             where = f"{op}/{platform}: new entry {i}"
+            if not isinstance(entry, ConfigEntry):
+                raise ConfigFileError(f"{where}: expected a ConfigEntry, found {type(entry).__name__}")
             _validate_key(entry.key, where)
             validate_config(entry.config, where)
             _validate_extra(entry.extra, where)

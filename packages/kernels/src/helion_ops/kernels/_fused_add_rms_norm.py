@@ -19,7 +19,7 @@ from pathlib import Path
 import helion.language as hl
 import torch
 
-from helion_ops.core import expect_same_device, expect_size, expect_tensor, register_kernel
+from helion_ops.core import expect_float, expect_kernel_device, expect_size, expect_tensor, register_kernel
 
 OP_NAME = "fused_add_rms_norm"
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -44,14 +44,16 @@ def fused_add_rms_norm_reference(
 def fused_add_rms_norm_validate(
     x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6
 ) -> None:
-    """``x`` and ``residual`` are [tokens, hidden] of one float dtype, ``weight`` is [hidden]."""
+    """``x`` and ``residual`` are [tokens, hidden] of one float dtype, ``weight`` is [hidden],
+    all on one kernel device; ``residual`` (written in place) has no overlapping rows."""
     expect_tensor(OP_NAME, "x", x, dtypes=DTYPES, ndim=2)
-    expect_tensor(OP_NAME, "residual", residual, dtypes=(x.dtype,), ndim=2)
+    expect_tensor(OP_NAME, "residual", residual, dtypes=(x.dtype,), ndim=2, written=True)
     expect_tensor(OP_NAME, "weight", weight, dtypes=DTYPES, ndim=1)
-    expect_same_device(OP_NAME, x=x, residual=residual, weight=weight)
+    expect_kernel_device(OP_NAME, x=x, residual=residual, weight=weight)
     expect_size(OP_NAME, "residual", residual, 0, x.shape[0], "the number of tokens of x")
     expect_size(OP_NAME, "residual", residual, 1, x.shape[1], "the hidden size of x")
     expect_size(OP_NAME, "weight", weight, 0, x.shape[1], "the hidden size of x")
+    expect_float(OP_NAME, "eps", eps, minimum=0.0)
 
 
 def fused_add_rms_norm_inputs(

@@ -23,6 +23,8 @@ import torch
 from helion_ops.core import (
     InputValidationError,
     expect_divisible,
+    expect_int,
+    expect_kernel_device,
     expect_tensor,
     register_kernel,
 )
@@ -51,8 +53,10 @@ def per_token_group_fp8_quant_reference(
 
 
 def validate_per_token_group_fp8_quant(x: Any, group_size: Any = DEFAULT_GROUP_SIZE) -> None:
-    """2-D ``x`` of a float dtype, last dimension contiguous and a multiple of ``group_size``."""
+    """2-D ``x`` of a float dtype on a kernel device, last dimension contiguous and a multiple of ``group_size``."""
     expect_tensor(OP_NAME, "x", x, dtypes=INPUT_DTYPES, ndim=2)
+    expect_kernel_device(OP_NAME, x=x)
+    expect_int(OP_NAME, "group_size", group_size)
     if group_size <= 0:
         raise InputValidationError(
             f"op {OP_NAME!r}: argument 'group_size' must be a positive number of columns, found {group_size}"

@@ -1,8 +1,8 @@
 """rms_norm: ``y = x / sqrt(mean(x**2, -1) + eps) * weight``, over the last dimension.
 
 One module per op: the Helion kernel (registered through core), the
-pure-PyTorch reference (imports without a GPU), the input generator and the
-config key (declarative: hidden size, then number of tokens).
+pure-PyTorch reference (imports without a GPU), the input generator, the
+input check and the config key (declarative: hidden size, then number of tokens).
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from pathlib import Path
 import helion.language as hl
 import torch
 
-from helion_ops.core import register_kernel
+from helion_ops.core import expect_float, expect_kernel_device, expect_size, expect_tensor, register_kernel
 
+OP_NAME = "rms_norm"
 CONFIG_DIR = Path(__file__).parent / "configs"
 DECODE_TOKENS = (1, 8, 64, 256)
 PREFILL_TOKENS = (1024, 4096, 16384)
 HIDDEN_SIZES = (2048, 4096, 5120, 8192)
+DTYPES = (torch.bfloat16, torch.float16, torch.float32)
 
 
 def rms_norm_reference(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -25,6 +27,15 @@ def rms_norm_reference(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6)
     xf = x.float()
     inv = torch.rsqrt(xf.pow(2).mean(dim=-1, keepdim=True) + eps)
     return (xf * inv * weight.float()).to(x.dtype)
+
+
+def rms_norm_validate(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> None:
+    """``x`` is [tokens, hidden] of a float dtype, ``weight`` is [hidden], both on one kernel device."""
+    expect_tensor(OP_NAME, "x", x, dtypes=DTYPES, ndim=2)
+    expect_tensor(OP_NAME, "weight", weight, dtypes=DTYPES, ndim=1)
+    expect_kernel_device(OP_NAME, x=x, weight=weight)
+    expect_size(OP_NAME, "weight", weight, 0, x.shape[1], "the hidden size of x")
+    expect_float(OP_NAME, "eps", eps, minimum=0.0)
 
 
 def rms_norm_inputs(
@@ -47,6 +58,7 @@ def rms_norm_inputs(
     reference=rms_norm_reference,
     input_generator=rms_norm_inputs,
     configs=CONFIG_DIR,
+    validate=rms_norm_validate,
 )
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     m, n = x.size()

@@ -25,7 +25,8 @@ import torch
 from helion_ops.core import (
     InputValidationError,
     expect_divisible,
-    expect_same_device,
+    expect_int,
+    expect_kernel_device,
     expect_size,
     expect_tensor,
     register_kernel,
@@ -66,12 +67,14 @@ def rotary_embedding_reference(
 def validate_rotary_embedding(
     positions: Any, query: Any, key: Any, cos_sin_cache: Any, head_size: Any
 ) -> None:
-    """Token counts agree, query/key widths are whole (even) heads, the cache rows are one head wide."""
-    expect_tensor(OP_NAME, "positions", positions, dtypes=POSITION_DTYPES, ndim=1)
-    expect_tensor(OP_NAME, "query", query, dtypes=INPUT_DTYPES, ndim=2)
-    expect_tensor(OP_NAME, "key", key, dtypes=(query.dtype,), ndim=2)
+    """Token counts agree, query/key widths are whole (even) heads, the cache rows are one head wide,
+    all on one kernel device; query and key (written in place) have no overlapping rows."""
+    expect_tensor(OP_NAME, "positions", positions, dtypes=POSITION_DTYPES, ndim=1, unit_last_stride=False)
+    expect_tensor(OP_NAME, "query", query, dtypes=INPUT_DTYPES, ndim=2, written=True)
+    expect_tensor(OP_NAME, "key", key, dtypes=(query.dtype,), ndim=2, written=True)
     expect_tensor(OP_NAME, "cos_sin_cache", cos_sin_cache, dtypes=_cache_dtypes(query.dtype), ndim=2)
-    expect_same_device(OP_NAME, positions=positions, query=query, key=key, cos_sin_cache=cos_sin_cache)
+    expect_kernel_device(OP_NAME, positions=positions, query=query, key=key, cos_sin_cache=cos_sin_cache)
+    expect_int(OP_NAME, "head_size", head_size)
     if head_size <= 0 or head_size % 2 != 0:
         raise InputValidationError(
             f"op {OP_NAME!r}: argument 'head_size' must be a positive even number (NeoX rotary rotates two "
@@ -82,6 +85,11 @@ def validate_rotary_embedding(
     expect_divisible(OP_NAME, "query", query, 1, head_size)
     expect_divisible(OP_NAME, "key", key, 1, head_size)
     expect_size(OP_NAME, "cos_sin_cache", cos_sin_cache, 1, head_size, "cos then sin, head_size // 2 each")
+    if query.shape[0] > 0 and cos_sin_cache.shape[0] == 0:
+        raise InputValidationError(
+            f"op {OP_NAME!r}: argument 'cos_sin_cache' must have a row for every position, found 0 rows "
+            f"for {query.shape[0]} tokens"
+        )
 
 
 def _cache_dtypes(query_dtype: torch.dtype) -> tuple[torch.dtype, ...]:

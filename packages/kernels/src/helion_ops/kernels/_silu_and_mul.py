@@ -19,7 +19,7 @@ from typing import Any
 import helion.language as hl
 import torch
 
-from helion_ops.core import expect_divisible, expect_tensor, nearest_key, register_kernel
+from helion_ops.core import expect_divisible, expect_kernel_device, expect_tensor, nearest_key, register_kernel
 
 OP_NAME = "silu_and_mul"
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -37,8 +37,9 @@ def silu_and_mul_reference(x: torch.Tensor) -> torch.Tensor:
 
 
 def silu_and_mul_validate(x: torch.Tensor) -> None:
-    """``x`` is [tokens, 2N] of a float dtype, its last dimension contiguous."""
+    """``x`` is [tokens, 2N] of a float dtype on a kernel device, its last dimension contiguous."""
     expect_tensor(OP_NAME, "x", x, dtypes=DTYPES, ndim=2)
+    expect_kernel_device(OP_NAME, x=x)
     expect_divisible(OP_NAME, "x", x, -1, 2)
 
 

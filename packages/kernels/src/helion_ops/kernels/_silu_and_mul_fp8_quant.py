@@ -30,7 +30,7 @@ from pathlib import Path
 import helion.language as hl
 import torch
 
-from helion_ops.core import expect_divisible, expect_tensor, register_kernel
+from helion_ops.core import expect_divisible, expect_kernel_device, expect_tensor, register_kernel
 
 from ._silu_and_mul import DECODE_TOKENS, DTYPES, INTERMEDIATE_SIZES, PREFILL_TOKENS, intermediate_config_picker
 from ._silu_and_mul import silu_and_mul_inputs as _silu_and_mul_inputs
@@ -54,8 +54,9 @@ def silu_and_mul_fp8_quant_reference(x: torch.Tensor) -> tuple[torch.Tensor, tor
 
 
 def silu_and_mul_fp8_quant_validate(x: torch.Tensor) -> None:
-    """``x`` is [tokens, 2N] of a float dtype, its last dimension contiguous."""
+    """``x`` is [tokens, 2N] of a float dtype on a kernel device, its last dimension contiguous."""
     expect_tensor(OP_NAME, "x", x, dtypes=DTYPES, ndim=2)
+    expect_kernel_device(OP_NAME, x=x)
     expect_divisible(OP_NAME, "x", x, -1, 2)
 
 
