@@ -11,6 +11,8 @@ Every test makes fresh kernels: the bug depends on the first call.
 
 from __future__ import annotations
 
+import importlib
+
 import helion
 import pytest
 import torch
@@ -70,7 +72,7 @@ def test_key_unchanged_where_no_guard_is_needed(bridge):
 
 @pytest.fixture
 def guard_off():
-    compat = __import__(BRIDGE_MODULE + "._compat", fromlist=["_compat"])
+    compat = importlib.import_module(BRIDGE_MODULE + "._compat")
     before = compat.size1_guard_forced_off()
     compat.set_size1_guard_forced_off(True)
     yield

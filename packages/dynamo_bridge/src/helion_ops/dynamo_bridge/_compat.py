@@ -18,7 +18,7 @@ import importlib.metadata
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -45,8 +45,8 @@ def helion_module() -> Any:
         ) from exc
 
 
-def helion_kernel_type() -> type:
-    return helion_module().Kernel  # type: ignore[no-any-return]
+def helion_kernel_type() -> type[Any]:
+    return cast("type[Any]", helion_module().Kernel)
 
 
 # --------------------------------------------------------------------------
@@ -161,11 +161,11 @@ def device_lookup_without_tensor_iteration() -> Iterator[None]:
         return original(tuple(_flatten_containers(args)))
 
     with _device_lookup_lock:
-        module._find_device = find_device
+        vars(module)["_find_device"] = find_device
         try:
             yield
         finally:
-            module._find_device = original
+            vars(module)["_find_device"] = original
 
 
 # --------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def inductor_hop_fusion() -> bool:
 def dynamo_type_dispatch() -> dict[type, Callable[..., Any]]:
     from torch._dynamo.variables.builder import VariableBuilder
 
-    return VariableBuilder._type_dispatch()  # type: ignore[no-any-return]
+    return cast("dict[type, Callable[..., Any]]", VariableBuilder._type_dispatch())
 
 
 def traced_example_value(var: Any) -> Any:
