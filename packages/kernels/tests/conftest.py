@@ -99,7 +99,7 @@ import importlib, json, sys, torch
 report = {"cuda_available": torch.cuda.is_available()}
 for name in sys.argv[1:]:
     try:
-        module = importlib.import_module("helion_ops.kernels." + name)
+        module = importlib.import_module("helion_ops.kernels._" + name)
         inputs = getattr(module, name + "_inputs")(tokens=(2,), hidden=(256,), dtype=torch.float32, device="cpu")
         (args,) = inputs.values()
         validators = [getattr(module, n) for n in dir(module) if "validate" in n and callable(getattr(module, n))]

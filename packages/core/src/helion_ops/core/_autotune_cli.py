@@ -93,7 +93,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--effort",
         choices=EFFORTS,
         default=DEFAULT_EFFORT,
-        help=f"Helion's autotune effort (default {DEFAULT_EFFORT}; 'none' writes Helion's default config)",
+        help=(
+            f"Helion's autotune effort (default {DEFAULT_EFFORT}; 'none' writes Helion's default config; "
+            "'sweep' benchmarks the op's candidate configs with Helion's FiniteSearch)"
+        ),
     )
     parser.add_argument(
         "--budget-seconds", type=_positive_int, metavar="N", help="Helion's time budget per shape (autotune_budget_seconds)"
