@@ -141,7 +141,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--job-timeout",
         type=_positive_float,
         metavar="SECONDS",
-        help="with --gpus: kill a worker whose job runs longer and retry the job elsewhere",
+        help="with --gpus: kill a worker whose job runs longer (its start-up not counted) and retry the job elsewhere",
     )
     parser.add_argument(
         "--import",
