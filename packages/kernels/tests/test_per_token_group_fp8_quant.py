@@ -206,4 +206,4 @@ def test_cpu_demo_inputs_run():
 
 def test_public_pieces_import_without_gpu(import_without_gpu_report):
     """Module, reference, input generator and input check work with no GPU and no interpreter."""
-    check_imports_without_gpu(import_without_gpu_report, "per_token_group_fp8_quant")
+    check_imports_without_gpu(import_without_gpu_report, SPEC)

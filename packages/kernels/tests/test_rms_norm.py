@@ -118,4 +118,4 @@ def test_captured_graph_holds_the_dispatch_node():
 
 def test_public_pieces_import_without_gpu(import_without_gpu_report):
     """Module, reference and input generator work with no GPU and no interpreter."""
-    check_imports_without_gpu(import_without_gpu_report, "rms_norm")
+    check_imports_without_gpu(import_without_gpu_report, SPEC)

@@ -123,5 +123,5 @@ def test_compiled_with_inductor_matches_reference():
 
 def test_public_pieces_import_without_gpu(import_without_gpu_report):
     """Module, reference, input generator, cache builder and input check work with no GPU and no interpreter."""
-    check_imports_without_gpu(import_without_gpu_report, "rotary_embedding")
+    check_imports_without_gpu(import_without_gpu_report, SPEC)
     assert callable(MODULE.rope_cos_sin_cache)

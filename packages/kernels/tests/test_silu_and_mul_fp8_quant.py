@@ -129,4 +129,4 @@ def test_compiled_with_inductor_matches_reference():
 
 def test_public_pieces_import_without_gpu(import_without_gpu_report):
     """Module, reference, input generator and input check work with no GPU and no interpreter."""
-    check_imports_without_gpu(import_without_gpu_report, "silu_and_mul_fp8_quant")
+    check_imports_without_gpu(import_without_gpu_report, SPEC)
