@@ -152,12 +152,9 @@ def scale_rows(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bridge bug: infer_fake_outputs binds the registered kernel with static FakeTensors; Helion "
-    "specialises their sizes into the shared BoundKernel, so later real calls with the same config key "
-    "run code masked to the traced token count (fix belongs in dynamo_bridge/_fake.py)",
-)
+# Was a bridge bug: infer_fake_outputs bound the registered kernel itself to
+# static FakeTensors and Helion kept that size-specialised binding for later
+# real calls; the bridge now binds a static-shape twin of the kernel.
 def test_infer_fake_outputs_leaves_later_real_calls_alone(tmp_path: Path):
     """An op registered without reference or fake impl gets infer_fake_outputs as
     its fake impl. Tracing it (3 tokens) must not change what a later eager call
