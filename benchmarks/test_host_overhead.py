@@ -23,6 +23,8 @@ import pytest
 import torch
 from conftest import needs_cuda, op_module
 
+from helion_ops.core._eager import call_signature
+
 TOKENS, HIDDEN = 8, 4096
 CALLS = 200
 
@@ -68,10 +70,19 @@ def _time(benchmark: object, fn: Callable[[], object]) -> None:
 @pytest.mark.parametrize("path", ["wrapper", "raw_helion", "torch_add", "reference"])
 def test_host_time_per_call(benchmark: object, path: str) -> None:
     rms = op_module("rms_norm")
+    launcher = None
     x, weight, eps = _inputs()
     if path == "wrapper":
         fn: Callable[[], object] = lambda: rms.rms_norm(x, weight, eps)  # noqa: E731
         torch.testing.assert_close(fn(), rms.rms_norm_reference(x, weight, eps), atol=2e-2, rtol=2e-2)
+        fn()
+        # The timed calls must be the fast path's: a plan, launching directly.
+        plan = rms.rms_norm._plans.get(call_signature((x, weight, eps))) if rms.rms_norm._plans is not None else None
+        benchmark.extra_info["plan"] = plan is not None  # type: ignore[attr-defined]
+        launcher = getattr(plan, "launcher", None)
+        if launcher is not None:
+            benchmark.extra_info["direct_launches_before"] = launcher.direct_launches  # type: ignore[attr-defined]
+            benchmark.extra_info["fallback_launches_before"] = launcher.fallback_launches  # type: ignore[attr-defined]
     elif path == "raw_helion":
         raw = _raw_helion_kernel()
         fn = lambda: raw(x, weight, eps)  # noqa: E731
@@ -81,3 +92,6 @@ def test_host_time_per_call(benchmark: object, path: str) -> None:
     else:
         fn = lambda: rms.rms_norm_reference(x, weight, eps)  # noqa: E731
     _time(benchmark, fn)
+    if path == "wrapper" and launcher is not None:
+        benchmark.extra_info["direct_launches"] = launcher.direct_launches  # type: ignore[attr-defined]
+        benchmark.extra_info["fallback_launches"] = launcher.fallback_launches  # type: ignore[attr-defined]

@@ -452,3 +452,22 @@ def test_rich_progress_shows_a_line_per_worker_and_the_eta() -> None:
     reporter.progress.refresh()
     reporter.stop()
     assert "failed, will retry: boom" in out.getvalue() and "1/2" in out.getvalue()
+
+
+def test_portable_config_drops_fields_at_their_default() -> None:
+    """A tuned config is written without the fields that equal the default
+    config's (they mean nothing, and an older helion may not know them: helion
+    1.5.0 writes host_tensor_descriptors=False, which 1.4.0 refuses); the core
+    fields stay, as in vLLM's files."""
+    from helion_ops.core._autotune import portable_config
+
+    default = {"block_sizes": [1], "num_warps": 4, "num_stages": 1, "host_tensor_descriptors": False, "pid_type": "flat"}
+    tuned = {"block_sizes": [1], "num_warps": 16, "num_stages": 1, "host_tensor_descriptors": False, "pid_type": "persistent_blocked"}
+    assert portable_config(tuned, default) == {
+        "block_sizes": [1],
+        "num_warps": 16,
+        "num_stages": 1,
+        "pid_type": "persistent_blocked",
+    }
+    # A field the default lacks is kept whatever its value.
+    assert portable_config({"num_warps": 4, "maxnreg": None}, {"num_warps": 4}) == {"num_warps": 4, "maxnreg": None}

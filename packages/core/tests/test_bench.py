@@ -161,3 +161,16 @@ def test_bench_refuses_on_cpu_before_writing_anything(tmp_path: Path) -> None:
     proc = run_cli(["bench", "--all", "--json", "b.json", "--plot", "b.png"], cwd=tmp_path)
     assert_clean_error(proc, 3, r"`helion-ops bench` runs on a CUDA GPU and none is usable here")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fp8_results_are_compared_to_one_rounding_step() -> None:
+    """bench checks results before timing; fp8 codes that differ by one e4m3
+    step (the kernel and the reference round float32 values computed in
+    another order) are a match, two steps are not."""
+    from helion_ops.core._compare import compare_tensors
+
+    expected = torch.tensor([256.0, 1.0, 0.0], dtype=torch.float32).to(torch.float8_e4m3fn)
+    one_step = torch.tensor([288.0, 1.125, 2.0**-9], dtype=torch.float32).to(torch.float8_e4m3fn)
+    two_steps = torch.tensor([320.0, 1.0, 0.0], dtype=torch.float32).to(torch.float8_e4m3fn)
+    assert compare_tensors(one_step, expected, "q", 2e-2, 2e-2).close
+    assert not compare_tensors(two_steps, expected, "q", 2e-2, 2e-2).close

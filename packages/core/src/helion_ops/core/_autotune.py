@@ -390,7 +390,22 @@ def helion_autotune(
     else:
         bound.set_config(default)
         default_ms = float(do_bench(lambda: bound(*args)))
-    return json.loads(tuned.to_json()), tuned_ms, default_ms
+    return portable_config(json.loads(tuned.to_json()), json.loads(default.to_json())), tuned_ms, default_ms
+
+
+# Always written, as in vLLM's files: what a reader looks for first.
+_CORE_FIELDS = ("block_sizes", "num_warps", "num_stages")
+
+
+def portable_config(tuned: dict[str, Any], default: dict[str, Any]) -> dict[str, Any]:
+    """The tuned config without the fields that equal the default config's.
+
+    Helion fills an absent field with its default, so the config means the
+    same; and a file written by one helion loads in another that lacks a
+    field the writer only set to its default (helion 1.5.0 writes
+    ``host_tensor_descriptors: false``, which helion 1.4.0 and 1.5.1 refuse).
+    """
+    return {k: v for k, v in tuned.items() if k in _CORE_FIELDS or default.get(k, object()) != v}
 
 
 def sweep_candidates(wrapper: HelionKernelWrapper, args: tuple[Any, ...], bound: Any, default: Any) -> list[Any]:

@@ -36,20 +36,25 @@ class _CompiledLaunches:
     every launch while a profiler hook is set, keep Helion's path.
     """
 
-    __slots__ = ("_compiled", "_fallback", "_stream")
+    __slots__ = ("_compiled", "_fallback", "_stream", "direct_launches", "fallback_launches")
 
     def __init__(self) -> None:
         self._compiled: dict[object, Any] = {}
+        # Counted for benchmarks and diagnosis: which path the launches took.
+        self.direct_launches = 0
+        self.fallback_launches = 0
         self._fallback = _compat.helion_default_launcher()
         self._stream = _compat.current_cuda_stream()
 
     def __call__(self, triton_kernel: object, grid: tuple[int, ...], *args: object, **options: Any) -> object:
         compiled = self._compiled.get(triton_kernel)
         if compiled is None or len(options) != 2 or _compat.launch_hooks_set():
+            self.fallback_launches += 1
             result = self._fallback(triton_kernel, grid, *args, **options)
             if len(options) == 2 and _compat.launchable_compiled_kernel(result):
                 self._compiled[triton_kernel] = result
             return result
+        self.direct_launches += 1
         dims = len(grid)
         compiled.run(
             grid[0],
@@ -84,4 +89,5 @@ def direct_call(kernel: Any, args: tuple[object, ...]) -> Callable[..., Any] | N
     def call(*call_args: object) -> Any:
         return host(*call_args, _launcher=launcher)
 
+    call.launcher = launcher  # type: ignore[attr-defined]
     return call
