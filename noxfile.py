@@ -74,6 +74,8 @@ def _pytest(session: nox.Session, *paths: str, extra_env: dict[str, str] | None 
 def tests(session: nox.Session) -> None:
     """Every CPU test (Triton interpreter) with the default torch and helion."""
     _install_stack(session, DEFAULT_ROW)
+    # Core's optional extras, so their tests run: autotune --ray and bench --plot.
+    session.install("ray>=2.9", "matplotlib>=3.7")
     _install_project(session)
     _pytest(session, *(f"packages/{p}/tests" for p in PACKAGES))
 

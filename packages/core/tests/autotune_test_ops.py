@@ -3,14 +3,15 @@
 Imported by the tests and, by name (``--import autotune_test_ops``), by the
 CLI and worker subprocesses, so the op names are fixed (unique to these tests).
 The stand-in (``HELION_OPS_AUTOTUNER=autotune_test_ops:fake_autotune``) is
-deterministic and fast; environment variables make it misbehave on purpose:
+deterministic and fast; environment variables make it misbehave on purpose
+(named HELION_OPS_* so that the Ray driver forwards them to its workers):
 
-- AUTOTUNE_TEST_LOG: file to append ``op shape worker pid`` to at each call
-- AUTOTUNE_TEST_SLEEP: seconds each call takes
-- AUTOTUNE_TEST_KILL_ON + AUTOTUNE_TEST_MARKER: SIGKILL its own process on that
+- HELION_OPS_TEST_LOG: file to append ``op shape worker pid`` to at each call
+- HELION_OPS_TEST_SLEEP: seconds each call takes
+- HELION_OPS_TEST_KILL_ON + HELION_OPS_TEST_MARKER: SIGKILL its own process on that
   shape, once (the marker file records that it happened)
-- AUTOTUNE_TEST_FAIL_ON: raise on that shape, every time
-- AUTOTUNE_TEST_HANG_ON: sleep 600 s on that shape
+- HELION_OPS_TEST_FAIL_ON: raise on that shape, every time
+- HELION_OPS_TEST_HANG_ON: sleep 600 s on that shape
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def stand_in_times(rows: int, cols: int) -> tuple[float, float]:
 
 
 def _log(line: str) -> None:
-    path = os.environ.get("AUTOTUNE_TEST_LOG")
+    path = os.environ.get("HELION_OPS_TEST_LOG")
     if path:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -104,16 +105,16 @@ def fake_autotune(wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort: s
     name = shape_name(args)
     worker = os.environ.get("HELION_OPS_AUTOTUNE_WORKER", "main")
     _log(f"{wrapper.op_name} {name} {worker} {os.getpid()}")
-    marker = os.environ.get("AUTOTUNE_TEST_MARKER", "")
-    if name == os.environ.get("AUTOTUNE_TEST_KILL_ON") and marker and not os.path.exists(marker):
+    marker = os.environ.get("HELION_OPS_TEST_MARKER", "")
+    if name == os.environ.get("HELION_OPS_TEST_KILL_ON") and marker and not os.path.exists(marker):
         with open(marker, "w") as handle:
             handle.write(f"{worker} {os.getpid()}\n")
         os.kill(os.getpid(), signal.SIGKILL)
-    if name == os.environ.get("AUTOTUNE_TEST_FAIL_ON"):
+    if name == os.environ.get("HELION_OPS_TEST_FAIL_ON"):
         raise RuntimeError(f"stand-in told to fail on {name}")
-    if name == os.environ.get("AUTOTUNE_TEST_HANG_ON"):
+    if name == os.environ.get("HELION_OPS_TEST_HANG_ON"):
         time.sleep(600)
-    time.sleep(float(os.environ.get("AUTOTUNE_TEST_SLEEP", "0")))
+    time.sleep(float(os.environ.get("HELION_OPS_TEST_SLEEP", "0")))
     rows, cols = args[0].shape
     tuned_ms, default_ms = stand_in_times(rows, cols)
     return stand_in_config(rows, effort), tuned_ms, default_ms

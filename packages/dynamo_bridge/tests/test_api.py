@@ -114,6 +114,24 @@ def test_fake_outputs_without_launch(bridge):
         assert out.shape == (7, 5) and out.dtype == torch.float16 and out.stride() == (5, 1)
 
 
+@pytest.mark.parametrize("traced_rows,eager_rows", [(3, 9), (2, 13)])
+def test_fake_inference_leaves_the_kernels_eager_calls_alone(bridge, traced_rows, eager_rows):
+    """Fake-impl path (what the custom op runs at trace time), then an eager
+    call in the interpreter. Binding the kernel itself to concrete FakeTensors
+    left a binding specialised to the traced size in its cache, which the eager
+    call of another size reused: rows past the traced ones stayed unwritten
+    (or were written past the end of the output)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    kernel = make(_scale_rows)
+    for rows in (traced_rows, eager_rows):
+        with FakeTensorMode() as mode:
+            fake = bridge.infer_fake_outputs(kernel, mode.from_tensor(torch.empty(rows, 8)), 2.0)
+        assert fake.shape == (rows, 8)
+    x = torch.randn(eager_rows, 8)
+    torch.testing.assert_close(kernel(x, 2.0), x * 2.0)
+
+
 def test_prepare_kernel_rejects_bad_names_and_non_kernels(bridge):
     with pytest.raises(bridge.SchemaInferenceError, match="not a valid custom-op name"):
         bridge.prepare_kernel(make(_scale_rows), op_name="has-dash")

@@ -1,54 +1,92 @@
 """rms_norm on CPU through Triton's interpreter (with the libdevice shim of
-helion_ops.core for ``torch.rsqrt``): eager and compiled, odd shapes, and the
-size-1-first call order that helion 1.1-1.4 get wrong without the bridge's guard."""
+helion_ops.core for ``torch.rsqrt``): eager and compiled on both dispatch
+paths, odd shapes, and the size-1-first call order that helion 1.1-1.4 get
+wrong without the bridge's guard. Tolerances: ``_checks.TOLERANCES``."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from _checks import (
+    BFLOAT16,
+    FLOAT32,
+    SPECS,
+    assert_at_most_one_recompile,
+    check_call,
+    check_imports_without_gpu,
+    dispatch_mode_params,
+    run_compiled,
+    run_compiled_scalar_arguments,
+    run_size_one_first,
+    selected_key,
+    tolerance_params,
+)
 
 from helion_ops import dynamo_bridge
-from helion_ops.kernels import rms_norm, rms_norm_reference
 
-CASES = [(torch.float32, 1e-5, 1e-5), (torch.bfloat16, 2e-2, 2e-2), (torch.float16, 2e-3, 2e-3)]
-
-
-@pytest.mark.parametrize("dtype,atol,rtol", CASES)
-@pytest.mark.parametrize("shape", [(1, 64), (5, 64), (16, 64), (3, 48)])
-def test_eager_matches_reference(shape, dtype, atol, rtol):
-    x = torch.randn(shape, dtype=dtype)
-    w = torch.randn(shape[-1], dtype=dtype)
-    torch.testing.assert_close(rms_norm(x, w, 1e-6), rms_norm_reference(x, w, 1e-6), atol=atol, rtol=rtol)
+SPEC = SPECS["rms_norm"]
+# (tokens, hidden): 64 is a key of cpu.json; 96 and 160 fall back to the
+# nearest key (hidden=64); 1 token has its own key, 3 and 17 take numtokens=16.
+SHAPES = [(1, 64), (3, 64), (17, 64), (1, 160), (3, 96), (17, 160)]
+KEYS = {(1, 64): "hidden=64,numtokens=1", (3, 64): "hidden=64,numtokens=16", (17, 160): "hidden=64,numtokens=16"}
+COMPILED_TOKENS = (1, 8, 17)
 
 
-def test_size_one_first_then_larger_sizes_stay_correct():
-    # The first call with one row must not leave a specialisation that later,
-    # larger calls reuse (helion 1.1-1.4 bug; the bridge's size bucket fixes it).
-    w = torch.randn(40)
-    for rows in (1, 8, 33):
-        x = torch.randn(rows, 40)
-        torch.testing.assert_close(rms_norm(x, w), rms_norm_reference(x, w), atol=1e-5, rtol=1e-5)
+@pytest.mark.parametrize("tol", tolerance_params())
+@pytest.mark.parametrize("tokens,hidden", SHAPES)
+def test_eager_matches_reference(tokens, hidden, tol):
+    """Eager call (interpreter) against the reference."""
+    check_call(SPEC, tol, SPEC.op, SPEC.make_args(tokens, hidden, tol.dtype, "cpu"))
 
 
-@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
-def test_compiled_fullgraph_dynamic_matches_reference(backend):
-    torch._dynamo.reset()
-    compiles = []
-    inner = torch._dynamo.lookup_backend(backend)
+@pytest.mark.parametrize("tokens,hidden", list(KEYS))
+def test_shapes_select_the_intended_config(tokens, hidden):
+    """The shapes above do hit an exact cpu.json key and the nearest-key fallback."""
+    assert selected_key(SPEC, tokens, hidden) == KEYS[(tokens, hidden)]
 
-    def counting_backend(gm, example_inputs):
-        compiles.append(gm)
-        return inner(gm, example_inputs)
 
-    compiled = torch.compile(lambda x, w: rms_norm(x, w) * 2, backend=counting_backend, fullgraph=True, dynamic=True)
-    w = torch.randn(64)
-    for rows in (2, 7, 16):
-        x = torch.randn(rows, 64)
-        torch.testing.assert_close(compiled(x, w), rms_norm_reference(x, w) * 2, atol=1e-5, rtol=1e-5)
-    assert len(compiles) <= 2  # compiled once, at most one recompile
+def test_one_token_and_many_tokens_get_different_configs():
+    configs = SPEC.op.configured.entries
+    assert configs["hidden=64,numtokens=1"].config != configs["hidden=64,numtokens=16"].config
+
+
+@pytest.mark.parametrize("tol", tolerance_params((FLOAT32, BFLOAT16)))
+def test_size_one_first_then_larger_sizes_stay_correct(tol):
+    """Eager, first call with one token, then 8 and 33 (helion 1.1-1.4 reused
+    the size-1 specialisation; the bridge's size bucket keeps them apart)."""
+    run_size_one_first(SPEC, tol, tokens=(1, 8, 33), width=96, device="cpu")
+
+
+@pytest.mark.parametrize("tol", tolerance_params((FLOAT32, BFLOAT16)))
+@pytest.mark.parametrize("mode", dispatch_mode_params())
+def test_compiled_matches_reference(mode, tol):
+    """torch.compile(fullgraph=True, dynamic=True, backend="aot_eager") on the
+    HOP path and on the custom op, between two pointwise ops; 1, 8, 17 tokens
+    in that order; no graph break, at most one recompile."""
+    counter = run_compiled(
+        SPEC, tol, mode=mode, backend="aot_eager", tokens=COMPILED_TOKENS, width=64, device="cpu"
+    )
+    assert_at_most_one_recompile(counter, mode, COMPILED_TOKENS)
+
+
+@pytest.mark.parametrize("mode", dispatch_mode_params())
+def test_compiled_with_scalar_arguments(mode):
+    """aot_eager, eps passed into the compiled function (traced as a SymFloat
+    under dynamic=True, then specialised by torch's restart)."""
+    counter = run_compiled_scalar_arguments(SPEC, FLOAT32, mode=mode, tokens=COMPILED_TOKENS, width=64, device="cpu")
+    assert_at_most_one_recompile(counter, mode, COMPILED_TOKENS)
+
+
+def test_compiled_with_inductor_matches_reference():
+    """The default mode (custom op on CPU) lowered by Inductor's CPU backend."""
+    counter = run_compiled(
+        SPEC, FLOAT32, mode=None, backend="inductor", tokens=COMPILED_TOKENS, width=64, device="cpu"
+    )
+    assert_at_most_one_recompile(counter, None, COMPILED_TOKENS)
 
 
 def test_captured_graph_holds_the_dispatch_node():
+    """auto mode: the graph Dynamo captures holds the path resolve_mode picks."""
     torch._dynamo.reset()
     graphs = []
 
@@ -56,8 +94,9 @@ def test_captured_graph_holds_the_dispatch_node():
         graphs.append(gm)
         return gm.forward
 
+    op = SPEC.op
     x, w = torch.randn(4, 64), torch.randn(64)
-    torch.compile(lambda x, w: rms_norm(x, w), backend=capture, fullgraph=True)(x, w)
+    torch.compile(lambda x, w: op(x, w), backend=capture, fullgraph=True)(x, w)
     targets = [str(n.target) for n in graphs[0].graph.nodes if n.op == "call_function"]
     mode = dynamo_bridge.resolve_mode("cpu", "rms_norm")
     if mode is dynamo_bridge.DynamoMode.HOP:
@@ -66,9 +105,6 @@ def test_captured_graph_holds_the_dispatch_node():
         assert "helion_ops.rms_norm.default" in targets, targets
 
 
-def test_different_keys_pick_different_configs():
-    configured = rms_norm.configured
-    one = configured.selector.select((torch.empty(1, 64), torch.empty(64)))
-    many = configured.selector.select((torch.empty(9, 64), torch.empty(64)))
-    assert (one, many) == ("hidden=64,numtokens=1", "hidden=64,numtokens=16")
-    assert configured.entries[one].config != configured.entries[many].config
+def test_public_pieces_import_without_gpu(import_without_gpu_report):
+    """Module, reference and input generator work with no GPU and no interpreter."""
+    check_imports_without_gpu(import_without_gpu_report, "rms_norm")

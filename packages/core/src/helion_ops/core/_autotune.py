@@ -7,8 +7,9 @@ selection computes for a shape's arguments, so the entry written is the one
 found again at run time). A job carries names only (op, its module, shape),
 so any process can run it: this one (sequential), a worker per GPU
 (``_autotune_parallel``) or a Ray task (``_autotune_ray``). Only the driver
-writes, through ``ResultWriter``: the config entry, then its provenance
-(``_provenance``), each atomically, after every job.
+writes, through ``ResultWriter``: after every job, the config entry with its
+provenance inside (``_provenance``), merged into the store in one atomic
+rename.
 
 Testing hook: ``HELION_OPS_AUTOTUNER=module:function`` replaces Helion's
 autotuner by ``function(wrapper, args, effort) -> (config dict, tuned_ms,
@@ -26,15 +27,14 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._config_store import CONFIG_DIR_ENV_VAR, ConfigEntry, ConfigStore, key_id
+from ._config_store import CONFIG_DIR_ENV_VAR, ConfigStore, key_id
 from ._errors import HelionOpsError, UnknownOpError
-from ._provenance import make_record, tuned_key_ids, write_provenance
-from ._selection import _dim_reader
-from ._shapes import ShapeSpecError, accepts_argument, generate_inputs, matching_names
+from ._provenance import make_record, tuned_entry, tuned_key_ids
+from ._shapes import ShapeSpecError, accepts_argument, generate_inputs, matching_names, parse_fields
 
 if TYPE_CHECKING:
     from ._wrapper import HelionKernelWrapper
@@ -45,6 +45,8 @@ EFFORTS = ("none", "quick", "full")
 DEFAULT_EFFORT = "full"
 DEFAULT_OUT_DIR = "helion-ops-configs"
 DEFAULT_RETRIES = 2
+# Helion's own switch; off by default here (see helion_autotune).
+BENCHMARK_SUBPROCESS_ENV_VAR = "HELION_AUTOTUNE_BENCHMARK_SUBPROCESS"
 
 StandIn = Callable[..., tuple[Mapping[str, Any], float, float]]
 
@@ -169,29 +171,51 @@ def _tensor_bytes(args: Sequence[Any]) -> int:
     return sum(a.numel() * a.element_size() for a in args if isinstance(a, torch.Tensor))
 
 
-def tuning_key(wrapper: HelionKernelWrapper, args: tuple[Any, ...], known_keys: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _key_from_shape_name(shape: str) -> dict[str, int | str]:
+    """``"intermediate=4096,numtokens=8"`` -> ``{"intermediate": 4096, "numtokens": 8}`` ({} if not of that form)."""
+    return {f: int(v) if v.lstrip("-").isdigit() else v for f, v in parse_fields(shape).items()}
+
+
+def _same_key(picked: Mapping[str, Any] | str | None, key: Mapping[str, Any]) -> bool:
+    if picked is None:
+        return not key
+    return (picked if isinstance(picked, str) else key_id(picked)) == key_id(key)
+
+
+def tuning_key(
+    wrapper: HelionKernelWrapper, shape: str, args: tuple[Any, ...], known_keys: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
     """The config key that the op's selection uses for ``args`` once an entry for it exists.
 
     Declarative ``keys=``: the exact dimensions (an exact match wins at run
-    time). ``config_picker``: what the picker returns given the keys known
-    for the platform (None is the default entry). Neither: the default entry.
+    time). ``config_picker``: the key named by the shape's name (``field=value``
+    pairs) if the picker chooses it when it is offered, else what the picker
+    returns given the keys known for the platform (None is the default entry).
+    Neither: the default entry.
     """
     if wrapper.config_picker is not None:
-        picked = wrapper.config_picker(args, [dict(k) for k in known_keys])
+        known = [dict(k) for k in known_keys]
+        candidate = _key_from_shape_name(shape)
+        if candidate and _same_key(wrapper.config_picker(args, [*known, candidate]), candidate):
+            return candidate
+        picked = wrapper.config_picker(args, known)
         if picked is None:
             return {}
         if isinstance(picked, str):
-            for known in known_keys:
-                if key_id(known) == picked:
-                    return dict(known)
+            for k in known:
+                if key_id(k) == picked:
+                    return k
             if picked == "default":
                 return {}
             raise AutotuneError(
-                f"op {wrapper.op_name!r}: config_picker returned key id {picked!r}, which no known entry has, so the "
-                "key to write is unknown; return the key as a dict to tune keys that have no entry yet"
+                f"op {wrapper.op_name!r}: config_picker returned key id {picked!r} for shape {shape!r}, which no "
+                "known entry has, so the key to write is unknown; return the key as a dict, or name shapes "
+                "by their key fields (field=value,...) so that the picker can be offered that key"
             )
         return dict(picked)
     if wrapper.keys:
+        from ._selection import _dim_reader
+
         return dict(_dim_reader(wrapper.raw_kernel_func, wrapper.keys, wrapper.op_name)(args))
     return {}
 
@@ -232,7 +256,7 @@ def plan_jobs(
         known_keys = [e.key for e in known.values()]
         by_key: dict[str, Job] = {}
         for name in names:
-            key = tuning_key(wrapper, inputs[name], known_keys)
+            key = tuning_key(wrapper, name, inputs[name], known_keys)
             kid = key_id(key)
             if kid in by_key:
                 first = by_key[kid]
@@ -277,28 +301,77 @@ def load_wrapper(op: str, module: str) -> HelionKernelWrapper:
         raise UnknownOpError(f"{exc}{hint}") from None
 
 
-def helion_autotune(
-    wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort: str, budget_seconds: int | None
-) -> tuple[dict[str, Any], float, float]:
-    """Helion's autotuner on ``args``; then the tuned and the default config timed with do_bench (ms)."""
+def helion_setting_names() -> set[str]:
+    """The fields of this Helion's ``Settings`` (they differ between releases)."""
     import helion
-    from triton.testing import do_bench
 
-    if not cuda_available():
-        raise AutotuneError(f"op {wrapper.op_name!r}: autotuning needs a CUDA GPU and this process sees none")
-    wanted = {
+    if dataclasses.is_dataclass(helion.Settings):
+        return {f.name for f in dataclasses.fields(helion.Settings)}
+    return set(vars(helion.Settings()))
+
+
+def autotune_settings(
+    wrapper: HelionKernelWrapper, effort: str, budget_seconds: int | None, available: set[str]
+) -> dict[str, Any]:
+    """The ``helion.kernel`` settings of a tuning run, each passed only where this Helion has it.
+
+    Checked in helion 1.1.0, 1.4.0 and 1.5.0: all have autotune_effort,
+    autotune_budget_seconds, autotune_progress_bar and
+    autotune_benchmark_subprocess. A setting the user asked for that this
+    Helion lacks is an error rather than silently ignored.
+    """
+    asked: dict[str, Any] = {}
+    if effort != DEFAULT_EFFORT:
+        asked["autotune_effort"] = effort
+    if budget_seconds is not None:
+        asked["autotune_budget_seconds"] = budget_seconds
+    missing = sorted(set(asked) - available)
+    if missing:
+        raise AutotuneError(
+            f"op {wrapper.op_name!r}: this helion ({_helion_version()}) has no setting {', '.join(missing)}; "
+            "upgrade helion or leave out the option (--effort, --budget-seconds)"
+        )
+    wanted: dict[str, Any] = {
         **wrapper.helion_settings,
         # As the op runs: one config serves every batch size.
         "static_shapes": False,
         "autotune_effort": effort,
         # Our own progress display runs; Helion's bar would tear it.
         "autotune_progress_bar": False,
-        "autotune_budget_seconds": budget_seconds,
+        **asked,
     }
-    known = helion.Settings()
-    settings = {k: v for k, v in wanted.items() if hasattr(known, k) and (v is not None or k in wrapper.helion_settings)}
-    kernel = helion.kernel(wrapper.raw_kernel_func, **settings)
-    bound = kernel.bind(args)
+    if BENCHMARK_SUBPROCESS_ENV_VAR not in os.environ:
+        # Helion's benchmark subprocess failed inside our worker processes on
+        # the GPU machines; one process per GPU already isolates a hung kernel
+        # (--job-timeout kills it). An explicit HELION_AUTOTUNE_BENCHMARK_SUBPROCESS wins.
+        wanted["autotune_benchmark_subprocess"] = False
+    return {k: v for k, v in wanted.items() if k in available or k in wrapper.helion_settings}
+
+
+def _helion_version() -> str:
+    from ._provenance import package_version
+
+    return f"helion {package_version('helion')}"
+
+
+def bind_for_tuning(wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort: str, budget_seconds: int | None) -> Any:
+    """A fresh ``helion.Kernel`` of the op's function with the tuning settings, bound to ``args``
+    (the op's own kernel keeps its preset-config autotuner and is not touched)."""
+    import helion
+
+    settings = autotune_settings(wrapper, effort, budget_seconds, helion_setting_names())
+    return helion.kernel(wrapper.raw_kernel_func, **settings).bind(args)
+
+
+def helion_autotune(
+    wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort: str, budget_seconds: int | None
+) -> tuple[dict[str, Any], float, float]:
+    """Helion's autotuner on ``args``; then the tuned and the default config timed with do_bench (ms)."""
+    from triton.testing import do_bench
+
+    if not cuda_available():
+        raise AutotuneError(f"op {wrapper.op_name!r}: autotuning needs a CUDA GPU and this process sees none")
+    bound = bind_for_tuning(wrapper, args, effort, budget_seconds)
     default = bound.config_spec.default_config()
     tuned = default if effort == "none" else bound.autotune(args, force=True)
     bound.set_config(tuned)
@@ -391,27 +464,12 @@ def _one_line(exc: BaseException) -> str:
 # ---------------------------------------------------------------- writing results
 
 
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    """An exclusive lock on ``directory`` (flock on the folder itself, no lock file left in shipped configs)."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: one writer per out dir is the caller's business
-        yield
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
 class ResultWriter:
-    """The one writer: each successful result merged into ``out_dir`` once, entry then provenance.
+    """The one writer: each successful result merged into ``out_dir`` once, as soon as it arrives.
 
-    Killed between the two writes, the entry has no provenance yet, so
-    ``--resume`` tunes that key again and replaces the entry (never a duplicate).
+    The entry carries its provenance, and ConfigStore.write replaces the file
+    by an atomic rename under a lock: a kill at any moment leaves the store
+    with or without the whole entry, never half of it.
     """
 
     def __init__(self, out_dir: Path) -> None:
@@ -424,11 +482,7 @@ class ResultWriter:
         if not result.ok or job.job_id in self.written:
             return False
         assert result.config is not None and result.provenance is not None
-        op_dir = self._store.path(job.op, job.platform).parent
-        op_dir.mkdir(parents=True, exist_ok=True)
-        with _locked(op_dir):
-            self._store.write(job.op, job.platform, [ConfigEntry(dict(job.key), dict(result.config))])
-            write_provenance(self.out_dir, job.op, job.platform, {job.key_id: result.provenance})
+        self._store.write(job.op, job.platform, [tuned_entry(job.key, result.config, result.provenance)])
         self.written.add(job.job_id)
         return True
 
@@ -574,31 +628,20 @@ def summary_rows(results: Sequence[JobResult]) -> list[list[str]]:
             status, speedup = "tuned", f"{r.default_ms / r.tuned_ms:.2f}x"
         else:
             status, speedup = "FAILED", "-"
-        rows.append([r.job.op, r.job.shape, status, _fmt_ms(r.tuned_ms), _fmt_ms(r.default_ms), speedup, r.worker])
+        shape = r.job.shape + (f" (+{len(r.job.also_covers)} same key)" if r.job.also_covers else "")
+        rows.append([r.job.op, shape, r.job.key_id, status, _fmt_ms(r.tuned_ms), _fmt_ms(r.default_ms), speedup, r.worker])
     return rows
 
 
-SUMMARY_COLUMNS = ["op", "shape", "status", "tuned ms", "default ms", "speedup", "worker"]
+SUMMARY_COLUMNS = ["op", "shape", "key", "status", "tuned ms", "default ms", "speed-up", "worker"]
 
 
 def print_summary(results: Sequence[JobResult], skipped: Sequence[Job], out_dir: Path, stream: Any = None) -> None:
-    """The table of tuned vs default config times, then where the files are."""
+    """Per shape, the tuned config's time against the default config's; then where the files are."""
+    from ._table import print_table
+
     stream = stream if stream is not None else sys.stdout
-    rows = summary_rows(results)
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(SUMMARY_COLUMNS)]
-        for line in [SUMMARY_COLUMNS, *rows]:
-            print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)), file=stream)
-    else:
-        table = Table(title="autotune results")
-        for column in SUMMARY_COLUMNS:
-            table.add_column(column, justify="right" if "ms" in column or column == "speedup" else "left")
-        for row in rows:
-            table.add_row(*row)
-        Console(file=stream, width=160).print(table)
+    print_table("autotune: tuned vs default config (do_bench ms)", SUMMARY_COLUMNS, summary_rows(results), file=stream)
     failed = [r for r in results if not r.ok]
     print(
         f"{len(results) - len(failed)} tuned, {len(failed)} failed, {len(skipped)} skipped (tuned before, --resume); "
@@ -606,7 +649,11 @@ def print_summary(results: Sequence[JobResult], skipped: Sequence[Job], out_dir:
         file=stream,
     )
     for r in failed:
-        print(f"FAILED {r.job.op} {r.job.shape} (key {r.job.key_id}): {r.error}; the op keeps its other entries", file=stream)
+        print(
+            f"FAILED {r.job.op} {r.job.shape} (key {r.job.key_id}) after {r.attempt} attempt(s): {r.error}; "
+            "nothing was written for this key, so the op keeps using its default (or nearest) entry there",
+            file=stream,
+        )
 
 
 # ---------------------------------------------------------------- sequential driver

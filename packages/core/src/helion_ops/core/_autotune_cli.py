@@ -1,13 +1,17 @@
 """``helion-ops autotune OP|--all``: tune configs offline and write the JSON files that ship.
 
-_cli.py adds the subcommand with ``add_arguments`` and calls ``run``. Also
-runnable alone: ``python -m helion_ops.core._autotune_cli OP ...``.
+_cli.py adds the subcommand with ``add_arguments`` and calls ``run``, whose
+errors (HelionOpsError subclasses) _cli turns into one line and an exit code.
+Also runnable alone: ``python -m helion_ops.core._autotune_cli OP ...``.
 
 Where the configs go (``--out``): the first directory of
 ``$HELION_OPS_CONFIG_DIR`` when set (ops read their user configs from there,
 so the tuned entries are used at once), else ``./helion-ops-configs``; copy
-``<out>/<op>/<platform>.json`` into a kernel package's ``configs/`` to ship
-it (with its ``<platform>.provenance`` sidecar).
+``<out>/<op>/<platform>.json`` into a kernel package's ``configs/`` to ship it.
+Each entry autotune writes carries its provenance (``_provenance``).
+
+Importing this module must stay cheap (no torch): ``helion-ops --help`` builds
+the parser with ``add_arguments``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ._autotune import (
     DEFAULT_EFFORT,
     DEFAULT_RETRIES,
     EFFORTS,
-    AutotuneError,
+    Job,
     ResultWriter,
     autotune_sequential,
     cuda_available,
@@ -34,17 +38,14 @@ from ._autotune import (
     print_summary,
     stand_in_autotuner,
 )
+from ._cli_errors import CliUsageError, NoGPUError
 from ._config_store import CONFIG_DIR_ENV_VAR, check_name
-from ._errors import HelionOpsError
 
 if TYPE_CHECKING:
     from ._wrapper import HelionKernelWrapper
 
 PROG = "helion-ops autotune"
 EXIT_FAILED_JOBS = 1
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
 def _positive_int(text: str) -> int:
@@ -81,10 +82,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``helion-ops autotune``."""
     parser.description = (
         "Run Helion's autotuner ahead of time over an op's input-generator shapes and write the configs "
-        "(vLLM's <out>/<op>/<platform>.json, provenance in <platform>.provenance beside it). "
-        "Each shape is written as soon as it is tuned."
+        "(vLLM's <out>/<op>/<platform>.json; each entry also carries its provenance: versions, GPU, date, "
+        "tuned and default times). Each shape is written atomically as soon as it is tuned, so --resume "
+        "after a crash or kill redoes at most the shapes in progress."
     )
-    parser.add_argument("op", nargs="?", help="the op to tune (see `helion-ops list`)")
+    parser.add_argument("ops", nargs="*", metavar="OP", help="ops to tune (see `helion-ops list`), or --all")
     parser.add_argument("--all", action="store_true", help="tune every registered op that has an input generator")
     parser.add_argument("--platform", help="platform name of the configs (default: this GPU's canonical name)")
     parser.add_argument(
@@ -103,10 +105,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SPEC",
         help="only the shapes matching any SPEC, e.g. numtokens=8 or hidden=4096,numtokens=8 (default: all)",
     )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the jobs (op, config key, shape) and exit without tuning"
+    )
     parser.add_argument("--resume", action="store_true", help="skip shapes whose key an earlier autotune run wrote to --out")
     parser.add_argument(
         "--out",
         type=Path,
+        metavar="DIR",
         help=f"config directory to write (default: first entry of ${CONFIG_DIR_ENV_VAR}, else ./helion-ops-configs)",
     )
     where = parser.add_mutually_exclusive_group()
@@ -119,7 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         const="",
         metavar="ADDRESS",
         help="run the jobs as Ray tasks, one GPU each: a local Ray instance, or the cluster at ADDRESS "
-        "(needs helion-ops-core[ray])",
+        "(auto, host:port or ray://host:port; needs helion-ops-core[ray]). Name the ops before --ray",
     )
     parser.add_argument(
         "--retries",
@@ -145,29 +151,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         f"Testing hook: {AUTOTUNER_ENV_VAR}=module:function replaces Helion's autotuner by a deterministic "
         "stand-in (runs on CPU; --gpus N then simulates N workers). Exit status: 0 all tuned, 1 a job failed "
-        "or an error, 2 usage."
+        "or an error, 2 usage, 3 no GPU."
     )
 
 
-class UsageError(AutotuneError):
-    """The command line asks for something inconsistent."""
-
-
 def _wrappers(args: argparse.Namespace) -> list[HelionKernelWrapper]:
-    from . import _registry
+    from ._cli import select_ops
 
     for module in args.imports:
         try:
             importlib.import_module(module)
         except ImportError as exc:
-            raise UsageError(f"--import {module}: cannot import it ({exc})") from None
-    _registry.load_entry_points()
-    if args.all:
-        wrappers = [w for w in _registry.registered_kernels().values() if w.input_generator is not None]
-        if not wrappers:
-            raise UsageError("--all: no registered op has an input generator; install helion-ops-kernels")
-        return wrappers
-    return [_registry.get_kernel(args.op)]
+            raise CliUsageError(f"--import {module}: cannot import it ({exc})") from None
+    return select_ops(args.ops, args.all, "autotune")
+
+
+def _check_ray_address(address: str) -> None:
+    # An op named after --ray is taken as its ADDRESS by argparse: say so.
+    if address and address != "auto" and ":" not in address:
+        raise CliUsageError(
+            f"--ray {address!r}: expected a Ray address (auto, host:port or ray://host:port); "
+            f"to start a local Ray instance put the ops first: `{PROG} OP --ray`"
+        )
+
+
+def _no_gpu(why: str) -> NoGPUError:
+    return NoGPUError(
+        f"`{PROG}` {why}: no CUDA GPU is usable here. Run it on the GPU the configs are for "
+        f"(the CPU-only stand-in for tests is {AUTOTUNER_ENV_VAR}=module:function)"
+    )
 
 
 def _platform(args: argparse.Namespace, stand_in: bool) -> str:
@@ -176,59 +188,40 @@ def _platform(args: argparse.Namespace, stand_in: bool) -> str:
     if args.platform is not None:
         platform = check_name("platform", args.platform)
         if not stand_in and cuda_available() and args.ray is None and platform != current_platform():
-            raise UsageError(
+            raise CliUsageError(
                 f"--platform {platform}: this GPU is platform {current_platform()!r}; configs are tuned on the GPU "
                 "they are for (leave out --platform, or run on that GPU)"
             )
         return platform
-    if not cuda_available() and not stand_in:
-        if args.ray:
-            raise UsageError("--ray ADDRESS from a machine without a GPU: pass --platform, the cluster GPUs' platform")
-        raise UsageError(
-            "autotune needs a CUDA GPU and this machine has none; run it on the GPU the configs are for "
-            f"(the CPU-only stand-in for tests is {AUTOTUNER_ENV_VAR}=module:function)"
-        )
+    if args.ray and not cuda_available() and not stand_in:
+        raise CliUsageError("--ray ADDRESS from a machine without a GPU: pass --platform, the cluster GPUs' platform")
     return current_platform()
 
 
 def run(args: argparse.Namespace) -> int:
-    """``helion-ops autotune``: the exit status; errors are one line on stderr."""
-    try:
-        return _run(args)
-    except UsageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except HelionOpsError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; tuned shapes are saved, run again with --resume to finish", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    """``helion-ops autotune``: 0 when every job was tuned, 1 when one failed; errors are raised."""
+    from ._cli import check_writable
 
-
-def _run(args: argparse.Namespace) -> int:
-    if bool(args.op) == bool(args.all):
-        raise UsageError("name one op, or pass --all (not both)")
+    if args.ray is not None:
+        _check_ray_address(args.ray)
     stand_in = stand_in_autotuner() is not None
-    if not stand_in and not cuda_available() and args.ray is None:
-        raise UsageError(
-            "autotune needs a CUDA GPU and this machine has none; run it on the GPU the configs are for "
-            f"(the CPU-only stand-in for tests is {AUTOTUNER_ENV_VAR}=module:function)"
-        )
+    wrappers = _wrappers(args)
+    if not stand_in and not cuda_available() and not args.ray and not args.dry_run:
+        raise _no_gpu("tunes kernels on a CUDA GPU")
     gpus: list[str] | None = None
     if args.gpus is not None:
         from ._autotune_parallel import resolve_gpus
 
         gpus = resolve_gpus(args.gpus, stand_in_active=stand_in)
     if args.job_timeout is not None and gpus is None:
-        raise UsageError("--job-timeout needs --gpus (a job in this process cannot be stopped from outside)")
+        raise CliUsageError("--job-timeout needs --gpus (a job in this process cannot be stopped from outside)")
     if args.ray is not None:
         from ._autotune_ray import import_ray
 
         import_ray()  # fail now, before any planning, when Ray is missing
-    wrappers = _wrappers(args)
     platform = _platform(args, stand_in)
     out_dir = args.out if args.out is not None else default_out_dir()
+    check_writable("--out", out_dir, may_be_directory=True)
     plan = plan_jobs(
         wrappers,
         specs=args.shapes,
@@ -241,36 +234,50 @@ def _run(args: argparse.Namespace) -> int:
     for note in plan.notes:
         print(f"{PROG}: {note}", file=sys.stderr)
     if plan.skipped:
-        print(f"{PROG}: {len(plan.skipped)} shape(s) tuned before, skipped (--resume)", file=sys.stderr)
+        print(f"{PROG}: {len(plan.skipped)} job(s) tuned before, skipped (--resume)", file=sys.stderr)
     if not plan.jobs:
         print(f"{PROG}: nothing to tune; configs in {out_dir}")
         return 0
+    if args.dry_run:
+        print_plan(plan.jobs, platform, out_dir)
+        return 0
     writer = ResultWriter(out_dir)
     reporter = make_reporter()
-    if gpus is not None:
-        from ._autotune_parallel import autotune_parallel
+    try:
+        if gpus is not None:
+            from ._autotune_parallel import autotune_parallel
 
-        results = autotune_parallel(
-            plan.jobs, writer, reporter, gpus=gpus, retries=args.retries, job_timeout=args.job_timeout
-        )
-    elif args.ray is not None:
-        from ._autotune_ray import autotune_ray
+            results = autotune_parallel(
+                plan.jobs, writer, reporter, gpus=gpus, retries=args.retries, job_timeout=args.job_timeout
+            )
+        elif args.ray is not None:
+            from ._autotune_ray import autotune_ray
 
-        results = autotune_ray(plan.jobs, writer, reporter, address=args.ray or None, retries=args.retries)
-    else:
-        results = autotune_sequential(plan.jobs, writer, reporter, retries=args.retries)
+            results = autotune_ray(plan.jobs, writer, reporter, address=args.ray or None, retries=args.retries)
+        else:
+            results = autotune_sequential(plan.jobs, writer, reporter, retries=args.retries)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; tuned shapes are saved in {out_dir}: run again with --resume", file=sys.stderr)
+        raise
     print_summary(results, plan.skipped, out_dir)
     return EXIT_FAILED_JOBS if any(not r.ok for r in results) else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG)
-    add_arguments(parser)
-    return parser
+def print_plan(jobs: Sequence[Job], platform: str, out_dir: Path) -> None:
+    from ._table import print_table
+
+    rows = [[j.op, j.key_id, j.shape, str(len(j.also_covers)), f"{j.nbytes / 1e6:.1f}"] for j in jobs]
+    print_table(
+        f"{len(jobs)} job(s) for platform {platform}, largest inputs first in --gpus/--ray runs; would write to {out_dir}",
+        ["op", "key", "tuned on shape", "other shapes", "input MB"],
+        rows,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(build_parser().parse_args(argv))
+    from ._cli import main as cli_main
+
+    return cli_main(["autotune", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -14,6 +14,11 @@ back to the queue for another worker, ``retries`` times at most; a crashed
 worker is replaced. Only the driver's main thread writes results, each once,
 as they arrive. With the test stand-in autotuner (HELION_OPS_AUTOTUNER) and
 no CUDA, ``--gpus N`` runs N simulated workers on the CPU.
+
+Workers set HELION_AUTOTUNE_BENCHMARK_SUBPROCESS=0 (Helion's benchmark
+subprocess failed inside such workers on the GPU machines) and die with the
+driver (Linux: PR_SET_PDEATHSIG), so a killed driver leaves no worker behind
+holding a GPU; ``--resume`` then picks up the jobs not yet written.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ._autotune import (
+    BENCHMARK_SUBPROCESS_ENV_VAR,
     DEFAULT_RETRIES,
     WORKER_NAME_ENV_VAR,
     AutotuneError,
@@ -42,6 +48,7 @@ from ._autotune import (
     Reporter,
     ResultWriter,
 )
+from ._cli_errors import CliUsageError, NoGPUError
 
 WORKER_MODULE = "helion_ops.core._autotune_parallel"
 
@@ -53,21 +60,21 @@ def resolve_gpus(spec: str, *, stand_in_active: bool) -> list[str]:
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if spec == "all":
         if count == 0:
-            raise AutotuneError("--gpus all: this machine has no CUDA GPU; run on a GPU machine")
+            raise NoGPUError("--gpus all: this machine has no CUDA GPU; run on a GPU machine")
         n = count
     else:
         try:
             n = int(spec)
         except ValueError:
-            raise AutotuneError(f"--gpus expects a number of GPUs or 'all', found {spec!r}") from None
+            raise CliUsageError(f"--gpus expects a number of GPUs or 'all', found {spec!r}") from None
         if n < 1:
-            raise AutotuneError(f"--gpus expects at least 1 GPU, found {n}")
+            raise CliUsageError(f"--gpus expects at least 1 GPU, found {n}")
         if count == 0:
             if not stand_in_active:
-                raise AutotuneError(f"--gpus {n}: this machine has no CUDA GPU; run on a GPU machine")
+                raise NoGPUError(f"--gpus {n}: this machine has no CUDA GPU; run on a GPU machine")
             return [str(i) for i in range(n)]  # simulated: the stand-in needs no GPU
         if n > count:
-            raise AutotuneError(f"--gpus {n}: this machine has {count} CUDA GPU(s); pass --gpus {count} or --gpus all")
+            raise CliUsageError(f"--gpus {n}: this machine has {count} CUDA GPU(s); pass --gpus {count} or --gpus all")
     # Respect a CUDA_VISIBLE_DEVICES the user set: worker i gets its i-th entry.
     visible = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
     ids = visible if len(visible) >= count > 0 else [str(i) for i in range(count)]
@@ -124,6 +131,7 @@ def _worker_env(gpu: str, name: str) -> dict[str, str]:
     env["CUDA_VISIBLE_DEVICES"] = gpu
     env[WORKER_NAME_ENV_VAR] = name
     env["PYTHONUNBUFFERED"] = "1"
+    env[BENCHMARK_SUBPROCESS_ENV_VAR] = "0"
     # The driver's import path: ops from modules it imported (--import) import in the worker too.
     paths = [p or os.getcwd() for p in sys.path]
     if env.get("PYTHONPATH"):
@@ -238,6 +246,7 @@ def _slot_loop(
     events: queue.Queue[tuple[str, str, Any]],
     log_dir: Path,
     job_timeout: float | None,
+    live: dict[str, WorkerProcess],
 ) -> None:
     worker: WorkerProcess | None = None
     try:
@@ -247,7 +256,7 @@ def _slot_loop(
             start = time.perf_counter()
             try:
                 if worker is None or not worker.alive():
-                    worker = WorkerProcess(name, gpu, log_dir / f"{name}.log")
+                    worker = live[name] = WorkerProcess(name, gpu, log_dir / f"{name}.log")
                 result = worker.run(job, attempt, job_timeout)
             except WorkerDied as exc:
                 result = JobResult.failure(job, name, attempt, f"worker {name} {exc}", time.perf_counter() - start)
@@ -284,10 +293,14 @@ def autotune_parallel(
     log_dir = Path(tempfile.mkdtemp(prefix="helion-ops-autotune-"))
     finals: dict[str, JobResult] = {}
     failed_on: dict[str, frozenset[str]] = {}
+    # Each slot's current worker process, to end them all if this driver stops early.
+    live: dict[str, WorkerProcess] = {}
     reporter.start(len(jobs), names)
     reporter.note(f"worker logs in {log_dir}")
     threads = [
-        threading.Thread(target=_slot_loop, args=(name, gpu, queue_, events, log_dir, job_timeout), daemon=True)
+        threading.Thread(
+            target=_slot_loop, args=(name, gpu, queue_, events, log_dir, job_timeout, live), daemon=True
+        )
         for name, gpu in zip(names, gpus, strict=True)
     ]
     for thread in threads:
@@ -316,6 +329,9 @@ def autotune_parallel(
                 finals[job_id] = result
     finally:
         queue_.close()
+        if len(finals) < len(jobs):  # interrupted or failed: do not wait for jobs in progress
+            for worker in list(live.values()):
+                worker.kill()
         for thread in threads:
             thread.join(timeout=30)
         reporter.stop()
@@ -325,12 +341,33 @@ def autotune_parallel(
 # ---------------------------------------------------------------- the worker process
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this worker when the driver thread that started it ends (a killed driver included)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the driver died before the call above
+        os._exit(1)
+
+
 def worker_main(stdin: IO[str] | None = None) -> int:
     """Read jobs (JSON lines) from stdin, answer one JSON line each on the original stdout."""
+    _die_with_parent()
     answers = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     # From here on fd 1 is the log (stderr): stray prints cannot reach the answers.
     os.dup2(2, 1)
-    import helion_ops.core  # noqa: F401 - the interpreter shim, as every op process has it
+    from ._interpreter import enable_interpreter_libdevice
+
+    enable_interpreter_libdevice()  # as every op process has it (helion_ops.core does it on first use)
 
     runner = JobRunner(os.environ.get(WORKER_NAME_ENV_VAR, "worker"))
     for line in stdin if stdin is not None else sys.stdin:

@@ -20,18 +20,29 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._autotune import DEFAULT_RETRIES, AutotuneError, Job, JobResult, JobRunner, Reporter, ResultWriter
+from ._autotune import (
+    BENCHMARK_SUBPROCESS_ENV_VAR,
+    DEFAULT_RETRIES,
+    Job,
+    JobResult,
+    JobRunner,
+    Reporter,
+    ResultWriter,
+)
+from ._cli_errors import CliUsageError, MissingDependencyError, NoGPUError
 
 RAY_NUM_CPUS_ENV_VAR = "HELION_OPS_RAY_NUM_CPUS"
 # Variables a Ray worker on another machine needs to run a job as the driver would.
 FORWARDED_PREFIXES = ("HELION", "TRITON")
+# Helion's benchmark subprocess: off in Ray workers as in --gpus workers (see _autotune_parallel).
+WORKER_ENV = {BENCHMARK_SUBPROCESS_ENV_VAR: "0"}
 
 
 def import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise AutotuneError(
+        raise MissingDependencyError(
             "--ray needs Ray, which is not installed: pip install 'helion-ops-core[ray]' (or leave out --ray)"
         ) from None
     return ray
@@ -48,7 +59,7 @@ def task_resources(environ: Mapping[str, str] | None = None) -> dict[str, float]
     except ValueError:
         cpus = -1.0
     if cpus <= 0:
-        raise AutotuneError(f"{RAY_NUM_CPUS_ENV_VAR}={value!r}: expected a positive number of CPUs per task")
+        raise CliUsageError(f"{RAY_NUM_CPUS_ENV_VAR}={value!r}: expected a positive number of CPUs per task")
     return {"num_cpus": cpus, "num_gpus": 0}
 
 
@@ -61,13 +72,13 @@ def check_feasible(resources: Mapping[str, float], cluster: Mapping[str, float])
                 if ray_name == "GPU"
                 else f"; lower {RAY_NUM_CPUS_ENV_VAR}"
             )
-            raise AutotuneError(
+            raise NoGPUError(
                 f"--ray: each task asks for {ask:g} {ray_name}, the Ray cluster has {cluster.get(ray_name, 0):g}{hint}"
             )
 
 
 def runtime_env(local: bool) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_PREFIXES)}
+    env = {**WORKER_ENV, **{k: v for k, v in os.environ.items() if k.startswith(FORWARDED_PREFIXES)}}
     if local:
         # Local workers import ops from the modules this driver could import (--import).
         paths = [p or os.getcwd() for p in sys.path]
@@ -83,7 +94,9 @@ _runner: JobRunner | None = None
 def run_job_task(job_data: dict[str, Any], attempt: int) -> dict[str, Any]:
     """The body of a Ray task (module level, so Ray workers import it by name)."""
     global _runner
-    import helion_ops.core  # noqa: F401 - the interpreter shim, as every op process has it
+    from ._interpreter import enable_interpreter_libdevice
+
+    enable_interpreter_libdevice()  # as every op process has it (helion_ops.core does it on first use)
 
     if _runner is None:
         import ray

@@ -424,7 +424,8 @@ def measure_shape(
         # Each shape compiles its own Inductor graph: without a reset the
         # recompile limit would silently send later shapes to eager.
         torch._dynamo.reset()
-        atol, rtol = TOLERANCES.get(_dtype_of(args), (1e-2, 1e-2))
+        dtype = _dtype_of(args)
+        atol, rtol = TOLERANCES.get(dtype, (1e-2, 1e-2)) if dtype is not None else (1e-2, 1e-2)
         out: list[Measurement] = []
         for c in contenders:
             cfg = config if c.name == OURS else ""

@@ -40,8 +40,8 @@ def _series(records: Sequence[Mapping[str, Any]], op: str) -> tuple[list[str], d
     return shapes, {c: ys for c, ys in lines.items() if not all(math.isnan(y) for y in ys)}
 
 
-def write_plot(path: str | Path, records: Sequence[Mapping[str, Any]], ceiling_tbps: float, title: str = "") -> None:
-    """Write the PNG; OutputPathError if it cannot be written."""
+def build_figure(records: Sequence[Mapping[str, Any]], ceiling_tbps: float, title: str = "") -> Any:
+    """The matplotlib Figure: one subplot per op, shapes on x, TB/s on y, the copy ceiling as a dashed line."""
     require_matplotlib()
     import matplotlib
 
@@ -61,15 +61,24 @@ def write_plot(path: str | Path, records: Sequence[Mapping[str, Any]], ceiling_t
             ceiling_tbps, color="black", linestyle="--", linewidth=1, label=f"copy ceiling {ceiling_tbps:.2f} TB/s"
         )
         ax.set_title(op)
+        ax.set_xlabel("shape")
         ax.set_ylabel("TB/s")
         ax.set_xticks(xs)
         ax.set_xticklabels(shapes, rotation=45, ha="right", fontsize=7)
-        ax.set_ylim(bottom=0)
+        ax.set_ylim(bottom=0, top=max(ceiling_tbps, *(y for ys in lines.values() for y in ys if not math.isnan(y))) * 1.1)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def write_plot(path: str | Path, records: Sequence[Mapping[str, Any]], ceiling_tbps: float, title: str = "") -> None:
+    """Write the plot (PNG, SVG or PDF by the suffix); OutputPathError if it cannot be written."""
+    fig = build_figure(records, ceiling_tbps, title)
+    import matplotlib.pyplot as plt
+
     try:
         fig.savefig(str(path), dpi=110)
     except OSError as exc:

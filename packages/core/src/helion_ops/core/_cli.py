@@ -10,6 +10,9 @@ Exit codes: 0 success; 1 a failure while working (a demo check failed, our op
 failed in bench, any other helion-ops error); 2 a usage error (bad arguments,
 unknown op, bad shape spec, unwritable output path); 3 this machine cannot do
 it (no CUDA GPU, a missing optional package); 130 interrupted.
+
+Start-up cost: this module and the parser import neither torch nor helion
+(``helion-ops --help`` answers at once); each command imports what it needs.
 """
 
 from __future__ import annotations
@@ -21,8 +24,6 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
-
-from helion_ops.dynamo_bridge import BridgeError
 
 from ._cli_errors import CliUsageError, MissingDependencyError, NoGPUError, OutputPathError
 from ._errors import HelionOpsError, UnknownOpError
@@ -46,7 +47,6 @@ _EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (NoGPUError, EXIT_UNAVAILABLE),
     (MissingDependencyError, EXIT_UNAVAILABLE),
     (HelionOpsError, EXIT_FAILURE),
-    (BridgeError, EXIT_FAILURE),
 )
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 # Options naming a file the command writes; 'out' may also name a directory.
@@ -58,6 +58,12 @@ def exit_code_for(exc: BaseException) -> int | None:
     for cls, code in _EXIT_CODES:
         if isinstance(exc, cls):
             return code
+    # The bridge's errors, without importing it (and torch) here: if one was
+    # raised, the bridge is loaded.
+    bridge = sys.modules.get("helion_ops.dynamo_bridge")
+    bridge_error = getattr(bridge, "BridgeError", None)
+    if isinstance(bridge_error, type) and isinstance(exc, bridge_error):
+        return EXIT_FAILURE
     return None
 
 
@@ -115,28 +121,31 @@ def require_gpu(command: str) -> None:
 
 
 def check_writable(option: str, path: Path, *, may_be_directory: bool) -> None:
-    """Fail before any work if ``path`` cannot be written (by creating and removing a file beside it)."""
+    """Fail before any work if ``path`` cannot be written (by creating and removing a file where it goes).
+
+    ``may_be_directory``: ``path`` is a directory that is created if missing,
+    so its nearest existing ancestor must be a writable directory.
+    """
     shown = str(path)
     if path.is_dir() and not may_be_directory:
         raise OutputPathError(f"{option} {shown!r} is a directory; give a file name")
-    if path.is_dir():
-        directory = path
-    elif may_be_directory:
-        directory = path.parent
-        while not directory.exists() and directory != directory.parent:
-            directory = directory.parent
-    else:
-        directory = path.parent
+    if path.exists() and not path.is_dir() and may_be_directory:
+        raise OutputPathError(f"{option} {shown!r} is a file; give a directory")
+    directory = path if may_be_directory else path.parent
+    while may_be_directory and not directory.exists() and directory != directory.parent:
+        directory = directory.parent
     if not directory.is_dir():
         raise OutputPathError(
-            f"{option} {shown!r}: {str(directory)!r} does not exist or is not a directory; create the directory first"
+            f"{option} {shown!r}: {str(directory)!r} does not exist or is not a directory; "
+            "create the directory first or choose another path"
         )
     try:
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as exc:
         raise OutputPathError(
-            f"{option} {shown!r}: cannot write in {str(directory)!r} ({exc.strerror or exc})"
+            f"{option} {shown!r}: cannot write in {str(directory)!r} ({exc.strerror or exc}); "
+            "choose a writable directory"
         ) from exc
     if path.is_file() and not os.access(path, os.W_OK):
         raise OutputPathError(f"{option} {shown!r}: the file exists and is not writable")
@@ -281,34 +290,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if bad else EXIT_OK
 
 
-def _autotune_unavailable(reason: str) -> Any:
-    def handler(_args: argparse.Namespace) -> int:
-        raise CliUsageError(f"`helion-ops autotune` is unavailable in this installation ({reason})")
-
-    return handler
-
-
 def cmd_autotune(args: argparse.Namespace) -> int:
-    require_gpu("autotune")
     from ._autotune_cli import run
 
-    return int(run(args))
+    return run(args)
 
 
 # ---------------------------------------------------------------- parser
 
 
 def _add_autotune(sub: Any) -> None:
-    autotune = sub.add_parser("autotune", help="tune configs for this GPU and write them to a config directory")
-    try:
-        # The autotune module adds its own options; imported here, when the parser is built.
-        from ._autotune_cli import add_arguments
+    from ._autotune_cli import add_arguments
 
-        add_arguments(autotune)
-    except Exception as exc:  # a missing or broken autotune module must not take demo/list/doctor down
-        autotune.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        autotune.set_defaults(func=_autotune_unavailable(one_line(exc)))
-        return
+    autotune = sub.add_parser(
+        "autotune", help="tune configs on this GPU (or several, or a Ray cluster) and write them to a config directory"
+    )
+    add_arguments(autotune)
     autotune.set_defaults(func=cmd_autotune)
 
 

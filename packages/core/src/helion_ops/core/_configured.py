@@ -85,6 +85,10 @@ class ConfiguredHelionKernel:
             return (selected, dynamo_bridge.size_buckets(args))
         return selected
 
+    def has_entry_for(self, args: tuple[Any, ...]) -> bool:
+        """Whether a stored config (not the missing-config fallback) serves ``args``."""
+        return self.selector.select(args) in self.entries
+
     def missing_config_error(self, detail: str) -> MissingConfigError:
         have = ", ".join(self.platforms_with_configs) or "none"
         return MissingConfigError(

@@ -13,6 +13,7 @@ from helion_ops import dynamo_bridge
 
 from ._config_store import ConfigStore
 from ._configured import ConfiguredHelionKernel
+from ._eager import PlanCache, call_signature, fast_path_enabled
 from ._errors import InvalidSettingsError
 from ._platform import current_platform
 from ._policy import MissingConfigPolicy, missing_config_policy, parse_policy
@@ -95,6 +96,8 @@ class HelionKernelWrapper:
         self._mutates_args = mutates_args
         self.validate = validate
         self._lock = threading.Lock()
+        # Eager plans by call signature (None: fast path off for this process).
+        self._plans: PlanCache | None = PlanCache() if fast_path_enabled() else None
         self.__doc__ = fn.__doc__
         # Built here, at registration, outside any traced region.
         self.configured = self._configure(current_platform())
@@ -138,6 +141,16 @@ class HelionKernelWrapper:
         return self.configured.platform
 
     def _run_eager(self, *args: Any) -> Any:
+        """An eager call (also the custom op's implementation inside compiled
+        graphs): the plan of a signature seen before, else the full path."""
+        signature = call_signature(args) if self._plans is not None else None
+        if signature is not None:
+            plan = self._plans.get(signature)  # type: ignore[union-attr]
+            if plan is not None:
+                return plan(*args)
+        return self._run_full(args, signature)
+
+    def _run_full(self, args: tuple[Any, ...], signature: Any) -> Any:
         if self.validate is not None:
             self.validate(*args)
         if self.reference is not None and _has_empty_tensor(args):
@@ -154,7 +167,14 @@ class HelionKernelWrapper:
                     f"no configs for platform {configured.platform!r}; running the pure-PyTorch reference"
                 )
                 return self.reference(*args)
-        return configured.kernel(*args)
+        result = configured.kernel(*args)
+        # A plan only for a stored config: calls that fall back (missing
+        # config) keep reading the policy, which may change, at every call.
+        if signature is not None and configured.has_entry_for(args):
+            plan = dynamo_bridge.direct_call(configured.kernel, args)
+            if plan is not None:
+                self._plans.add(signature, plan)  # type: ignore[union-attr]
+        return result
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:

@@ -8,7 +8,8 @@ another project under any name.
 from __future__ import annotations
 
 from ._capabilities import Capabilities, capabilities
-from ._compat import size_buckets
+from ._compat import size1_guarded_key, size_buckets
+from ._direct import direct_call
 from ._errors import (
     BridgeError,
     HelionUnavailableError,
@@ -38,6 +39,7 @@ __all__ = [
     "UnsupportedModeError",
     "WrapperRegistrationError",
     "capabilities",
+    "direct_call",
     "get_mode",
     "infer_fake_outputs",
     "infer_schema",
@@ -50,6 +52,7 @@ __all__ = [
     "resolve_mode",
     "set_mode",
     "size1_guard_needed",
+    "size1_guarded_key",
     "size_buckets",
 ]
 

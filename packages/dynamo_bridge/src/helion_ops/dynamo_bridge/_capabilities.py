@@ -66,7 +66,9 @@ def capabilities() -> Capabilities:
         notes.append("Inductor cannot lower Helion's HOP here; auto mode uses the custom op")
     size1: bool | None = None
     if helion_ok:
-        size1 = _compat.size1_guard_needed()
+        size1 = _compat.size1_specialisation_reused()
+        if size1 and _compat.size1_guard_forced_off():
+            notes.append("size-1 guard needed but forced off (set_size1_guard_forced_off)")
     return Capabilities(
         torch_version=torch.__version__,
         helion_version=_compat.distribution_version("helion"),

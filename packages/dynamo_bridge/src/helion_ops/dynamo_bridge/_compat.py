@@ -10,11 +10,15 @@ that the bridge imports on machines without it.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
 import importlib
 import importlib.metadata
-from collections.abc import Callable, Sequence
-from typing import Any
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, cast
 
 import torch
 
@@ -41,8 +45,8 @@ def helion_module() -> Any:
         ) from exc
 
 
-def helion_kernel_type() -> type:
-    return helion_module().Kernel  # type: ignore[no-any-return]
+def helion_kernel_type() -> type[Any]:
+    return cast("type[Any]", helion_module().Kernel)
 
 
 # --------------------------------------------------------------------------
@@ -92,7 +96,9 @@ def side_table_size() -> int:
 
 
 def make_helion_kernel_variable(kernel: Any, kernel_idx: int, source: Any) -> Any:
-    """Helion's variable tracker for ``kernel``.
+    """Helion's variable tracker: the emitted HOP runs the side-table kernel
+    ``kernel_idx``; ``kernel`` (same function and signature) is what Helion
+    binds at trace time to infer the output spec.
 
     helion 1.1-1.4 take ``(kernel, kernel_idx, **kw)``; 1.5 adds an optional
     ``inline`` tracker (left None: we always want the HOP). Both accept the
@@ -101,6 +107,65 @@ def make_helion_kernel_variable(kernel: Any, kernel_idx: int, source: Any) -> An
     mods = hop_modules()
     assert mods is not None
     return mods[1].HelionKernelVariable(kernel, kernel_idx, source=source)
+
+
+# Needed with helion 1.1-1.4: ``helion.runtime.kernel._find_device`` recurses
+# into a list of tensors with each tensor as the argument tuple, so it iterates
+# the tensor. Under Dynamo, with symbolic sizes, that pins the first dimension
+# of a list argument to its traced value (guard ``Eq(s0, 6)``), and helion 1.4
+# then fails on the pinned size (``AssertionError`` in
+# ``_maybe_recreate_symint``). While the bridge traces a HOP call we swap in a
+# lookup that flattens containers first (same answer: the first tensor's
+# device). helion 1.5 has its own lookup (``_argument_device``), where the
+# probe finds nothing to fix. Can go when helion 1.5 is the oldest supported.
+_device_lookup_lock = threading.RLock()
+
+
+def _flatten_containers(values: Sequence[object]) -> list[object]:
+    flat: list[object] = []
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            flat.extend(_flatten_containers(value))
+        elif isinstance(value, dict):
+            flat.extend(_flatten_containers(list(value.values())))
+        else:
+            flat.append(value)
+    return flat
+
+
+@functools.cache
+def _device_lookup_iterating_tensors() -> Callable[..., Any] | None:
+    """helion's ``_find_device`` where it iterates tensors inside lists, else None."""
+    module = importlib.import_module("helion.runtime.kernel")
+    find_device = getattr(module, "_find_device", None)
+    if find_device is None:
+        return None
+    try:
+        # A list holding one tensor with no rows: a lookup that iterates the
+        # tensor finds nothing in it.
+        find_device(([torch.empty(0, 1)],))
+    except Exception:
+        return find_device  # type: ignore[no-any-return]
+    return None
+
+
+@contextlib.contextmanager
+def device_lookup_without_tensor_iteration() -> Iterator[None]:
+    original = _device_lookup_iterating_tensors()
+    if original is None:
+        yield
+        return
+    module = importlib.import_module("helion.runtime.kernel")
+
+    def find_device(args: Sequence[object]) -> Any:
+        return original(tuple(_flatten_containers(args)))
+
+    with _device_lookup_lock:
+        vars(module)["_find_device"] = find_device
+        try:
+            yield
+        finally:
+            vars(module)["_find_device"] = original
 
 
 # --------------------------------------------------------------------------
@@ -148,7 +213,7 @@ def inductor_hop_fusion() -> bool:
 def dynamo_type_dispatch() -> dict[type, Callable[..., Any]]:
     from torch._dynamo.variables.builder import VariableBuilder
 
-    return VariableBuilder._type_dispatch()  # type: ignore[no-any-return]
+    return cast("dict[type, Callable[..., Any]]", VariableBuilder._type_dispatch())
 
 
 def traced_example_value(var: Any) -> Any:
@@ -218,16 +283,19 @@ _size1_guard_forced_off = False
 
 
 def set_size1_guard_forced_off(value: bool) -> None:
-    """For demonstrating the bug only: disable the guard even where needed."""
+    """For demonstrating the bug only: switch the guard off even where helion
+    needs it. Affects kernels whose key is made afterwards."""
     global _size1_guard_forced_off
     _size1_guard_forced_off = value
-    size1_guard_needed.cache_clear()
+
+
+def size1_guard_forced_off() -> bool:
+    return _size1_guard_forced_off
 
 
 @functools.cache
-def size1_guard_needed() -> bool:
-    if _size1_guard_forced_off:
-        return False
+def size1_specialisation_reused() -> bool:
+    """The probe: does this helion hand a size-1 binding to a size-8 call?"""
     helion = helion_module()
     from ._size1_probe import probe_copy
 
@@ -237,20 +305,59 @@ def size1_guard_needed() -> bool:
     return one is eight
 
 
+def size1_guard_needed() -> bool:
+    """Whether kernel keys must tell size-1 dimensions apart (and the guard is on)."""
+    return not _size1_guard_forced_off and size1_specialisation_reused()
+
+
 def size_buckets(args: Sequence[object]) -> tuple[tuple[int, ...], ...]:
-    """0 / 1 / 2 (meaning >= 2) for every dimension of every tensor argument."""
+    """0 / 1 / 2 (meaning >= 2) for every dimension of every tensor argument,
+    tensors inside lists and tuples included."""
     return tuple(
         tuple(min(int(s), 2) for s in a.shape)
-        for a in args
+        for a in _flatten_containers(args)
         if isinstance(a, torch.Tensor)
     )
+
+
+def size1_guarded_key(key: Callable[..., Any] | None = None) -> Callable[..., Any] | None:
+    """A ``key=`` for ``helion.kernel`` that adds :func:`size_buckets` to ``key``
+    where this helion needs the size-1 guard; ``key`` unchanged elsewhere."""
+    if not size1_guard_needed():
+        return key
+    if key is None:
+        return lambda *args: size_buckets(args)
+    user_key = key
+    return lambda *args: (user_key(*args), size_buckets(args))
 
 
 # --------------------------------------------------------------------------
 # Fake outputs through Helion's binding: bind, compile the host code for one
 # config and run it with a launcher that does nothing. Every helion from 1.1 to
 # 1.5.1 generates host code taking ``_launcher=``.
+#
+# The binding goes to a static-shape twin of the kernel, never to the kernel
+# itself. Needed on every helion from 1.1 to 1.5.1: ``Kernel.bind`` on
+# FakeTensors with concrete sizes compiles a BoundKernel specialised to those
+# sizes (``CompileEnvironment._to_fake_tensor`` keeps a foreign FakeTensor's
+# int sizes static) but files it under the kernel's dynamic cache key, where
+# later eager calls of any size in the same 0/1/>=2 bucket find it: their
+# launch grid and masks are those of the traced size. Seen as heap corruption
+# in Triton's interpreter (writes past the output; torch 2.9 + helion 1.1,
+# torch 2.11 + helion 1.4) and as wrong or stale results elsewhere. A twin with
+# ``static_shapes=True`` keys its bindings by exact size, so each one is only
+# ever reused for the sizes it was made for, and the user's kernel keeps only
+# bindings made from real arguments. Can go when helion binds FakeTensors into
+# its dynamic specialisation or offers a bind that does not touch the cache.
 # --------------------------------------------------------------------------
+def static_shape_twin(kernel: Any) -> Any:
+    """A new ``helion.Kernel`` over the same function and settings, with
+    ``static_shapes=True`` and no key function (exact sizes are the key)."""
+    settings = copy.copy(kernel.settings)
+    settings.static_shapes = True
+    return type(kernel)(kernel.fn, configs=list(kernel.configs), settings=settings)
+
+
 def noop_launcher(*_args: object, **_kwargs: object) -> None:
     return None
 
@@ -277,14 +384,20 @@ def static_bind_example(value: object, mode: Any) -> object:
     return symbolic_scalar_hint(value)
 
 
-def helion_output_spec_inference() -> Callable[..., dict[str, Any]] | None:
-    """Helion's ``infer_output_spec(kernel, args)`` where its Dynamo support
-    imports (torch >= 2.11, helion >= 1.1); None elsewhere (torch 2.9/2.10),
-    where the bridge runs the host code with a no-op launcher instead. The
-    fallback can go when torch 2.11 is the oldest supported."""
-    mods = hop_modules()
-    fn = None if mods is None else getattr(mods[1], "infer_output_spec", None)
-    return fn if callable(fn) else None
+def bind_outside_fake_modes(kernel: Any, args: tuple[object, ...]) -> Any:
+    """``kernel.bind(args)`` with the caller's fake mode (Dynamo's, when a
+    custom op's fake impl runs) switched off; ``args`` carry their own mode.
+
+    Needed with helion 1.1: its ``_find_device`` recurses into a tensor list
+    with each tensor as the argument tuple, so it iterates the tensor, an op
+    that the outer fake mode refuses for our stand-ins ("Mixing fake modes
+    NYI"). Helion's binding runs in its own fake mode anyway, so nothing is
+    lost on other versions. Can go when helion 1.1 is no longer supported.
+    """
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+    with unset_fake_temporarily():
+        return kernel.bind(args)
 
 
 def fresh_fake_mode() -> Any:
@@ -340,3 +453,55 @@ def error_for_tracing(exc: BaseException) -> BaseException:
     new = cls(str(exc))
     new.__cause__ = exc.__cause__
     return new
+
+
+# --------------------------------------------------------------------------
+# Direct eager launches (see _direct.py).
+# Helion internals: ``Kernel.bind(args)`` returns the BoundKernel the call
+# would use, and ``BoundKernel._run`` is its compiled host function (set by
+# the first call), taking ``_launcher=`` like every generated host function:
+# the same in helion 1.1 to 1.5.1. Triton internals: a launch returns the
+# ``CompiledKernel``, whose ``run(grid_x, grid_y, grid_z, stream, function,
+# packed_metadata, launch_metadata, enter_hook, exit_hook, *args)`` is the
+# launch without Triton's argument binding; that form exists from triton 3.2
+# (``packed_metadata``) to 3.9. Where either is missing, the bridge keeps
+# Helion's launcher. Revisit with every helion and triton release.
+# --------------------------------------------------------------------------
+def compiled_host_function(kernel: Any, args: tuple[object, ...]) -> Callable[..., Any] | None:
+    """The compiled host function a call of ``kernel`` on ``args`` runs; None
+    before the first call compiled it or where helion keeps it elsewhere."""
+    run = getattr(kernel.bind(args), "_run", None)
+    return run if callable(run) else None
+
+
+def helion_default_launcher() -> Callable[..., Any]:
+    return helion_module().runtime.default_launcher  # type: ignore[no-any-return]
+
+
+def triton_interpreter_active() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+def launchable_compiled_kernel(result: object) -> bool:
+    """Whether a Triton launch's return value can be launched again directly."""
+    return all(hasattr(result, name) for name in ("run", "function", "packed_metadata"))
+
+
+def launch_hooks_set() -> bool:
+    """Profilers (proton, Inductor's launch hooks) need Triton's own launch path."""
+    try:
+        from triton import knobs
+    except ImportError:  # triton < 3.3 has no knobs: hooks live on CompiledKernel
+        return True
+    return knobs.runtime.launch_enter_hook is not None or knobs.runtime.launch_exit_hook is not None
+
+
+def current_cuda_stream() -> Callable[[], int]:
+    """A cheap ``() -> raw stream handle`` of the current CUDA device, as Triton launches use."""
+    get_device = torch.cuda.current_device
+    get_stream = torch._C._cuda_getCurrentRawStream
+
+    def stream() -> int:
+        return get_stream(get_device())  # type: ignore[no-any-return]
+
+    return stream

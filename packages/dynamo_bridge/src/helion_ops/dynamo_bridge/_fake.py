@@ -1,13 +1,13 @@
 """Output metadata of a Helion kernel call without launching anything.
 
-Two ways, both through Helion's binding and both GPU-free:
+Through Helion's binding, GPU-free: bind a static-shape twin of the kernel to
+stand-ins with the call's size hints, compile the host code for one config
+and run it on the call's own (fake, possibly symbolic) arguments with a
+launcher that does nothing. The host code allocates the outputs itself, so
+their sizes follow the arguments, symbolic sizes included.
 
-* where Helion's Dynamo support imports (torch >= 2.11), its output-spec
-  inference: bind the kernel, read the host function's return value and map
-  Helion's symbolic sizes back to the caller's; we then allocate outputs of
-  that shape/stride/dtype/device in the caller's (fake) mode;
-* elsewhere, compile the host code for one config and run it with a launcher
-  that does nothing: the host code allocates the outputs itself.
+The twin (see ``_compat.static_shape_twin``) keeps these bindings out of the
+kernel's own cache, which eager calls use.
 """
 
 from __future__ import annotations
@@ -17,20 +17,31 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import torch
-import torch.utils._pytree as pytree
-
 from . import _compat
 
 _lock = threading.Lock()
-# kernel -> bound kernel -> compiled host function (the bound kernel is kept
-# alive as the key, so its identity cannot be reused)
+# kernel -> its static-shape twin, used for binding only
+_twins: dict[Any, Any] = {}
+# kernel -> bound twin -> compiled host function (the bound twin is kept alive
+# as the key, so its identity cannot be reused)
 _host_fns: dict[Any, dict[Any, Callable[..., Any]]] = {}
+
+
+def static_twin(kernel: Any) -> Any:
+    """The kernel's static-shape twin, made once: what trace-time binding
+    (our fake impl, Helion's HOP output-spec inference) binds instead of the
+    kernel, so that only real calls populate the kernel's own cache."""
+    with _lock:
+        twin = _twins.get(kernel)
+        if twin is None:
+            twin = _twins[kernel] = _compat.static_shape_twin(kernel)
+        return twin
 
 
 def _host_function(kernel: Any, args: tuple[object, ...]) -> Callable[..., Any]:
     mode = _compat.fresh_fake_mode()
-    bound = kernel.bind(tuple(_compat.static_bind_example(a, mode) for a in args))
+    stand_ins = tuple(_compat.static_bind_example(a, mode) for a in args)
+    bound = _compat.bind_outside_fake_modes(static_twin(kernel), stand_ins)
     with _lock:
         fn = _host_fns.setdefault(kernel, {}).get(bound)
     if fn is None:
@@ -40,26 +51,12 @@ def _host_function(kernel: Any, args: tuple[object, ...]) -> Callable[..., Any]:
     return fn
 
 
-def _outputs_from_spec(spec: dict[str, Any]) -> Any:
-    tree = spec.get("tree_spec_str")
-    if tree is None:
-        return None
-    leaves: list[object] = []
-    for leaf in spec["leaf_specs"]:
-        if leaf["type"] == "tensor":
-            leaves.append(
-                torch.empty_strided(leaf["shape"], leaf["stride"], dtype=leaf["dtype"], device=leaf["device"])
-            )
-        else:
-            leaves.append(leaf.get("scalar_value"))
-    return pytree.tree_unflatten(leaves, pytree.treespec_loads(tree))
-
-
 def infer_fake_outputs(kernel: Any, *args: object) -> Any:
     """The outputs a call of ``kernel`` on ``args`` would return, without launching.
 
     ``args`` are all positional parameters (defaults filled in); tensors may be
-    real, meta or fake, with symbolic sizes.
+    real, meta or fake, with symbolic sizes. ``kernel`` itself is not bound:
+    its eager calls are unaffected.
     """
     return _host_function(kernel, args)(*args, _launcher=_compat.noop_launcher)
 

@@ -18,6 +18,7 @@ import torch
 
 from . import _compat
 from ._errors import KernelResolutionError, WrapperRegistrationError
+from ._fake import static_twin
 from ._mode import DynamoMode, resolve_mode
 from ._prepare import PreparedKernel, prepare_kernel, prepared_for
 
@@ -85,9 +86,13 @@ def _make_variable_class() -> type:
             if mode is DynamoMode.HOP:
                 args = [_compat.specialize_symbolic_float(a, tx) for a in args]
                 kwargs = {k: _compat.specialize_symbolic_float(v, tx) for k, v in kwargs.items()}
+                # The HOP node runs the kernel (by its side-table index); the
+                # output spec is inferred by binding the static twin, which
+                # keeps trace-time bindings out of the kernel's cache.
                 index = _compat.side_table_add(prepared.kernel)
-                hop_var = _compat.make_helion_kernel_variable(prepared.kernel, index, self.source)
-                return hop_var.call_function(tx, args, kwargs)
+                hop_var = _compat.make_helion_kernel_variable(static_twin(prepared.kernel), index, self.source)
+                with _compat.device_lookup_without_tensor_iteration():
+                    return hop_var.call_function(tx, args, kwargs)
             op_var = _compat.in_graph_function_variable(prepared.custom_op)
             return op_var.call_function(tx, list(args), kwargs)
 

@@ -32,8 +32,8 @@ import torch
 
 from helion_ops.core import expect_divisible, expect_kernel_device, expect_tensor, register_kernel
 
-from .silu_and_mul import DECODE_TOKENS, DTYPES, INTERMEDIATE_SIZES, PREFILL_TOKENS, intermediate_config_picker
-from .silu_and_mul import silu_and_mul_inputs as _silu_and_mul_inputs
+from ._silu_and_mul import DECODE_TOKENS, DTYPES, INTERMEDIATE_SIZES, PREFILL_TOKENS, intermediate_config_picker
+from ._silu_and_mul import silu_and_mul_inputs as _silu_and_mul_inputs
 
 OP_NAME = "silu_and_mul_fp8_quant"
 CONFIG_DIR = Path(__file__).parent / "configs"

@@ -1,0 +1,47 @@
+"""CPU micro-benchmark of the eager fast path's own cost: the call signature
+and the plan lookup, next to what the full path does instead (config
+selection and Helion's bind). Runs without a GPU, so regressions show in CI
+machines too:
+
+    TRITON_INTERPRET=1 python -m pytest benchmarks/test_dispatch_cpu.py --benchmark-columns=median,iqr
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import op_module
+
+from helion_ops.core._eager import call_signature
+
+pytestmark = pytest.mark.benchmark(group="dispatch per call (CPU), rms_norm 8x4096")
+
+
+@pytest.fixture(scope="module")
+def args() -> tuple[torch.Tensor, torch.Tensor, float]:
+    rms = op_module("rms_norm")
+    (x, weight, eps), = rms.rms_norm_inputs(tokens=(8,), hidden=(4096,), dtype=torch.float32, device="cpu").values()
+    return x, weight, eps
+
+
+def test_signature_and_plan_lookup(benchmark: object, args: tuple[torch.Tensor, torch.Tensor, float]) -> None:
+    wrapper = op_module("rms_norm").rms_norm
+    plans = {call_signature(args): object()}
+
+    def lookup() -> object:
+        return plans.get(call_signature(args))  # type: ignore[arg-type]
+
+    assert lookup() is not None
+    benchmark(lookup)  # type: ignore[operator]
+    assert wrapper is not None
+
+
+def test_config_selection(benchmark: object, args: tuple[torch.Tensor, torch.Tensor, float]) -> None:
+    selector = op_module("rms_norm").rms_norm.configured.selector
+    benchmark(selector.select, args)  # type: ignore[operator]
+
+
+def test_helion_bind(benchmark: object, args: tuple[torch.Tensor, torch.Tensor, float]) -> None:
+    kernel = op_module("rms_norm").rms_norm.kernel
+    kernel.bind(args)
+    benchmark(kernel.bind, args)  # type: ignore[operator]

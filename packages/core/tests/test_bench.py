@@ -1,0 +1,163 @@
+"""``helion-ops bench`` pieces that run without a GPU: bytes accounting, the
+timing method per shape, the table, the JSON records and the plot (made from
+synthetic measurement rows, not a benchmark), and the command's refusal on
+CPU. The timing itself (do_bench, CUDA graphs, the copy ceiling) needs a GPU."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from cli_runner import assert_clean_error, run_cli
+
+from helion_ops.core._bench import (
+    CUDAGRAPH,
+    DO_BENCH,
+    Measurement,
+    bytes_moved,
+    json_records,
+    table_rows,
+    timing_method,
+    write_json,
+)
+
+CEILING = 3.0  # TB/s
+MB = 1 << 20
+ENV = {"device": "NVIDIA H100 80GB HBM3", "platform": "nvidia_h100", "torch": "2.11.0"}
+
+
+def synthetic_rows() -> list[Measurement]:
+    """Two ops, two shapes each; helion faster than inductor on one shape, Liger missing for one op."""
+    rows = []
+    for op, shapes in (("rms_norm", ("hidden=4096,numtokens=8", "hidden=4096,numtokens=4096")), ("silu_and_mul", ("intermediate=4096,numtokens=8",))):
+        for i, shape in enumerate(shapes):
+            nbytes = (i + 1) * 64 * MB
+            for contender, ms in (("helion", 0.05), ("torch", 0.2), ("inductor", 0.08), ("liger", 0.06)):
+                if op == "silu_and_mul" and contender == "liger":
+                    rows.append(Measurement(op, shape, contender, CUDAGRAPH, nbytes, None, note="not installed"))
+                    continue
+                rows.append(Measurement(op, shape, contender, CUDAGRAPH if i == 0 else DO_BENCH, nbytes, ms * (i + 1), 0.0, True))
+    return rows
+
+
+# ---------------------------------------------------------------- bytes and timing method
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("out_of_place", 4096 + 8192 + 4096),  # x and weight read, a new output written
+        ("in_place", 4096 + 2 * 4096),  # x read, residual read and written in place
+        ("returns_input", 4096 + 4096),  # the returned tensor is the argument: its write, counted once
+    ],
+)
+def test_bytes_moved(case: str, expected: int) -> None:
+    x = torch.zeros(1024, dtype=torch.float32)  # 4096 bytes
+    if case == "out_of_place":
+        args, outputs, mutated = (x, torch.zeros(2048)), torch.zeros(1024), ()
+    elif case == "in_place":
+        residual = torch.zeros(1024)
+        args, outputs, mutated = (x, residual), None, (1,)
+    else:
+        args, outputs, mutated = (x,), x, ()
+    assert bytes_moved(args, outputs, mutated) == expected
+
+
+@pytest.mark.parametrize(
+    ("shape", "tokens", "method"),
+    [("hidden=4096,numtokens=256", 256, CUDAGRAPH), ("hidden=4096,numtokens=1024", 1024, DO_BENCH), ("odd", 8, CUDAGRAPH), ("odd", 4096, DO_BENCH)],
+)
+def test_decode_shapes_replay_cuda_graphs(shape: str, tokens: int, method: str) -> None:
+    """Up to 256 tokens (from the name, else the first tensor's rows) the kernels run for microseconds: CUDA graphs."""
+    assert timing_method(shape, (torch.empty(tokens, 8, device="meta"),)) == method
+
+
+# ---------------------------------------------------------------- table and JSON
+
+
+def test_table_has_percent_of_ceiling_and_speedup_over_the_best_baseline() -> None:
+    columns, rows = table_rows(synthetic_rows(), CEILING)
+    assert columns[-1] == "speed-up"
+    first = dict(zip(columns, rows[0], strict=True))
+    helion_tbps = 64 * MB / 0.05e-3 / 1e12
+    assert first["helion TB/s"] == f"{helion_tbps:.2f} ({100 * helion_tbps / CEILING:.0f}%)"
+    assert first["speed-up"] == "1.20x vs liger"  # liger 0.06 ms beats inductor 0.08 ms
+    silu = dict(zip(columns, rows[2], strict=True))
+    assert silu["liger TB/s"] == "n/a" and silu["speed-up"] == "1.60x vs inductor"
+
+
+def test_json_records_round_trip(tmp_path: Path) -> None:
+    rows = synthetic_rows()
+    records = json_records(rows, CEILING, ENV, "bf16")
+    path = tmp_path / "bench.json"
+    write_json(path, records)
+    loaded = json.loads(path.read_text())
+    assert loaded == records and len(loaded) == len(rows)
+    helion = next(r for r in loaded if r["contender"] == "helion" and r["shape"] == "hidden=4096,numtokens=4096")
+    assert helion["tbps"] == pytest.approx(128 * MB / 0.1e-3 / 1e12)
+    assert helion["pct_of_copy_ceiling"] == pytest.approx(100 * helion["tbps"] / CEILING)
+    assert helion["copy_ceiling_tbps"] == CEILING and helion["device"] == ENV["device"] and helion["dtype"] == "bf16"
+    missing = next(r for r in loaded if r["contender"] == "liger" and r["op"] == "silu_and_mul")
+    assert missing["ms"] is None and missing["tbps"] is None and missing["note"] == "not installed"
+
+
+def test_json_to_an_unwritable_path_is_a_clear_error(tmp_path: Path) -> None:
+    from helion_ops.core._cli_errors import OutputPathError
+
+    with pytest.raises(OutputPathError, match=r"--json '.*/missing/b.json': cannot write the results"):
+        write_json(tmp_path / "missing" / "b.json", [])
+
+
+# ---------------------------------------------------------------- the plot
+
+
+def _line_data(ax: Any) -> dict[str, list[float]]:
+    return {line.get_label(): [float(y) for y in line.get_ydata()] for line in ax.get_lines()}
+
+
+def test_plot_has_shapes_on_x_tbps_on_y_and_the_ceiling_line(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from helion_ops.core._bench_plot import build_figure, write_plot
+
+    records = json_records(synthetic_rows(), CEILING, ENV, "bf16")
+    fig = build_figure(records, CEILING, title="test")
+    axes = fig.get_axes()
+    assert [ax.get_title() for ax in axes] == ["rms_norm", "silu_and_mul"]
+    rms = axes[0]
+    assert [t.get_text() for t in rms.get_xticklabels()] == ["hidden=4096,numtokens=8", "hidden=4096,numtokens=4096"]
+    assert rms.get_ylabel() == "TB/s"
+    lines = _line_data(rms)
+    ceiling = [label for label in lines if label.startswith("copy ceiling")]
+    assert len(ceiling) == 1 and set(lines[ceiling[0]]) == {CEILING}
+    expected = [r["tbps"] for r in records if r["op"] == "rms_norm" and r["contender"] == "helion"]
+    assert lines["helion"] == pytest.approx(expected)
+    assert "liger" not in _line_data(axes[1])  # no number for it: no line
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+    png = tmp_path / "bench.png"
+    write_plot(png, records, CEILING)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_keeps_gaps_for_failed_contenders() -> None:
+    pytest.importorskip("matplotlib")
+    from helion_ops.core._bench_plot import build_figure
+
+    rows = synthetic_rows()
+    rows[4] = Measurement(rows[4].op, rows[4].shape, rows[4].contender, DO_BENCH, rows[4].nbytes, None, note="failed: x")
+    fig = build_figure(json_records(rows, CEILING, ENV, None), CEILING)
+    helion = _line_data(fig.get_axes()[0])["helion"]
+    assert not math.isnan(helion[0]) and math.isnan(helion[1])
+
+
+def test_bench_refuses_on_cpu_before_writing_anything(tmp_path: Path) -> None:
+    """No GPU: exit 3 with one line; neither the JSON nor the plot file is created."""
+    proc = run_cli(["bench", "--all", "--json", "b.json", "--plot", "b.png"], cwd=tmp_path)
+    assert_clean_error(proc, 3, r"`helion-ops bench` runs on a CUDA GPU and none is usable here")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,87 @@
+"""Eager calls that skip Helion's and Triton's per-call work.
+
+A Helion call binds its arguments (a specialization key over every argument),
+looks up the bound kernel, runs the generated host function, and that hands
+each Triton kernel to Triton's ``JITFunction.run``, which binds the arguments
+again to find the compiled kernel. For arguments whose every property the
+compiled code may depend on is the same as a call seen before (the caller
+guarantees that: see ``helion_ops.core``'s exact call signatures), all of that
+gives the same answer again. ``direct_call`` returns a callable that runs the
+compiled host function straight away, with a launcher that starts the Triton
+kernels it already holds.
+
+What the launcher relies on: the host function's launch arguments are
+functions of the call's sizes, strides, dtypes, scalar values and pointer
+alignments, so a call with the same signature hands Triton arguments with the
+same specialization (``== 1`` and divisibility of integers, alignment of
+pointers: outputs come from PyTorch's allocator, aligned to 512 bytes), and
+the kernel Triton compiled for the first call is the right one for the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import _compat
+
+
+class _CompiledLaunches:
+    """A launcher for the calls of one signature.
+
+    The first launch of each Triton kernel goes through Helion's launcher (so
+    through Triton, which compiles or finds the kernel) and keeps the compiled
+    kernel it returns; later launches call that kernel's launcher directly on
+    the current stream. Launches with options beyond warps and stages, and
+    every launch while a profiler hook is set, keep Helion's path.
+    """
+
+    __slots__ = ("_compiled", "_fallback", "_stream")
+
+    def __init__(self) -> None:
+        self._compiled: dict[object, Any] = {}
+        self._fallback = _compat.helion_default_launcher()
+        self._stream = _compat.current_cuda_stream()
+
+    def __call__(self, triton_kernel: object, grid: tuple[int, ...], *args: object, **options: Any) -> object:
+        compiled = self._compiled.get(triton_kernel)
+        if compiled is None or len(options) != 2 or _compat.launch_hooks_set():
+            result = self._fallback(triton_kernel, grid, *args, **options)
+            if len(options) == 2 and _compat.launchable_compiled_kernel(result):
+                self._compiled[triton_kernel] = result
+            return result
+        dims = len(grid)
+        compiled.run(
+            grid[0],
+            grid[1] if dims > 1 else 1,
+            grid[2] if dims > 2 else 1,
+            self._stream(),
+            compiled.function,
+            compiled.packed_metadata,
+            None,
+            None,
+            None,
+            *args,
+        )
+        return compiled
+
+
+def direct_call(kernel: Any, args: tuple[object, ...]) -> Callable[..., Any] | None:
+    """A callable running ``kernel``'s compiled code for calls like ``args``.
+
+    Call it only after ``kernel(*args)`` ran (that compiles), and only with
+    arguments of the same signature as ``args``. None where the compiled host
+    function cannot be found. Under Triton's interpreter the launches stay
+    Helion's (there is nothing compiled to launch); the bind is still skipped.
+    """
+    host = _compat.compiled_host_function(kernel, args)
+    if host is None:
+        return None
+    if _compat.triton_interpreter_active():
+        return host
+    launcher = _CompiledLaunches()
+
+    def call(*call_args: object) -> Any:
+        return host(*call_args, _launcher=launcher)
+
+    return call

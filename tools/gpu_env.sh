@@ -1,0 +1,12 @@
+# Source on the device machine: `source tools/gpu_env.sh [HELION_VERSION]`.
+# Installs the carried wheels (.whl/h<version>, .whl/common, .whl/ours: this
+# project's three layers, built here by tools/build_gpu_wheels.sh) into
+# /tmp/site-<version> and puts it first on PYTHONPATH and PATH.
+v=${1:-1.5.0}
+site=/tmp/site-$v
+if [ ! -d "$site" ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" \
+    .whl/h$v/*.whl .whl/common/*.whl .whl/ours/*.whl >/dev/null 2>&1 || { echo "wheel install failed"; return 1; }
+fi
+export PYTHONPATH=$site PATH=$site/bin:$PATH HELION_AUTOTUNE_BENCHMARK_SUBPROCESS=0 PYTHONUNBUFFERED=1
+python3 -c "import importlib.metadata as m, torch; print('torch', torch.__version__, 'triton', m.version('triton'), 'helion', m.version('helion'), torch.cuda.get_device_name(0))" || return 1

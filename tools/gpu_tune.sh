@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Device call A (a machine with several GPUs): tune every shipped op on this
+# GPU's platform with `helion-ops autotune --gpus all`; the configs come back
+# as $OUT/tuned.tgz (<op>/<platform>.json, provenance inside each entry).
+# usage: bash tools/gpu_tune.sh BUDGET_SECONDS_PER_SHAPE TIMEOUT_SECONDS
+set -u
+source tools/gpu_env.sh 1.5.0 || exit 1
+nvidia-smi --query-gpu=index,name --format=csv,noheader
+SHAPES=(numtokens=1 numtokens=64 numtokens=256 numtokens=4096)
+t0=$(date +%s)
+timeout "${2:-420}" helion-ops autotune --all --effort quick --budget-seconds "${1:-8}" \
+  --shapes "${SHAPES[@]}" --gpus all --out /tmp/tuned > "$OUT/tune.log" 2>&1
+echo "autotune rc=$? wall=$(( $(date +%s) - t0 ))s"
+tar czf "$OUT/tuned.tgz" -C /tmp/tuned . 2>/dev/null
+grep -v "^\s*$" "$OUT/tune.log" | tail -n 25
