@@ -15,14 +15,14 @@ from typing import Any
 
 import torch
 
-# Modules by import_module: helion_ops.kernels re-exports ``rms_norm`` the op
-# under the module's name.
-fused_add_rms_norm_module = importlib.import_module("helion_ops.kernels.fused_add_rms_norm")
-per_token_group_fp8_quant_module = importlib.import_module("helion_ops.kernels.per_token_group_fp8_quant")
-rms_norm_module = importlib.import_module("helion_ops.kernels.rms_norm")
-rotary_embedding_module = importlib.import_module("helion_ops.kernels.rotary_embedding")
-silu_and_mul_module = importlib.import_module("helion_ops.kernels.silu_and_mul")
-silu_and_mul_fp8_quant_module = importlib.import_module("helion_ops.kernels.silu_and_mul_fp8_quant")
+# The op modules are private (``_<op>``: the package exports each op under the
+# module's name), imported with import_module.
+fused_add_rms_norm_module = importlib.import_module("helion_ops.kernels._fused_add_rms_norm")
+per_token_group_fp8_quant_module = importlib.import_module("helion_ops.kernels._per_token_group_fp8_quant")
+rms_norm_module = importlib.import_module("helion_ops.kernels._rms_norm")
+rotary_embedding_module = importlib.import_module("helion_ops.kernels._rotary_embedding")
+silu_and_mul_module = importlib.import_module("helion_ops.kernels._silu_and_mul")
+silu_and_mul_fp8_quant_module = importlib.import_module("helion_ops.kernels._silu_and_mul_fp8_quant")
 
 
 @dataclasses.dataclass(frozen=True)
