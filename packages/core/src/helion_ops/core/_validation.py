@@ -13,10 +13,11 @@ from collections.abc import Collection
 from typing import Any
 
 from ._errors import InputValidationError
+from ._interpreter import interpreter_active
 
-# Device types Triton launches kernels on (ROCm builds of torch call their GPUs
-# "cuda" too); CPU through Triton's interpreter.
-KERNEL_DEVICE_TYPES = ("cuda", "xpu", "cpu")
+# Device types Triton launches kernels on. ROCm builds of torch call their GPUs
+# "cuda" too. CPU tensors run only through Triton's interpreter.
+GPU_DEVICE_TYPES = ("cuda", "xpu")
 
 
 def _dtype_names(dtypes: Collection[Any]) -> str:
@@ -80,22 +81,18 @@ def expect_same_device(op: str, **tensors: Any) -> None:
 
 
 def expect_kernel_device(op: str, **tensors: Any) -> None:
-    """All named tensors live on one device, of a type Triton runs kernels on.
-
-    CPU counts: kernels run there through Triton's interpreter, and an op's
-    input check must work on CPU inputs without it (references, input
-    generators and checks import and run without a GPU). Whether a launch on
-    CPU can happen (TRITON_INTERPRET=1) is the launcher's question, not the
-    inputs'.
-    """
+    """All named tensors live on one device, and Triton can run a kernel there:
+    a GPU, or the CPU under Triton's interpreter (``TRITON_INTERPRET=1``)."""
     expect_same_device(op, **tensors)
     name, tensor = next(iter(tensors.items()))
     device = tensor.device
-    if device.type not in KERNEL_DEVICE_TYPES:
-        raise InputValidationError(
-            f"op {op!r}: argument {name!r} must be on a device Triton runs kernels on (cuda or xpu; cpu through "
-            f"Triton's interpreter, TRITON_INTERPRET=1), found {device}; move the inputs with .to('cuda')"
-        )
+    if device.type in GPU_DEVICE_TYPES or (device.type == "cpu" and interpreter_active()):
+        return
+    cpu_note = " (cpu tensors run only in Triton's interpreter: set TRITON_INTERPRET=1)" if device.type == "cpu" else ""
+    raise InputValidationError(
+        f"op {op!r}: argument {name!r} must be on a GPU ({' or '.join(GPU_DEVICE_TYPES)}), or on cpu with "
+        f"TRITON_INTERPRET=1, found {device}{cpu_note}; move the inputs with .to('cuda')"
+    )
 
 
 def expect_int(op: str, name: str, value: Any, *, minimum: int | None = None) -> None:
