@@ -332,6 +332,22 @@ def test_a_worker_killed_mid_job_has_its_job_redone_elsewhere(tmp_path: Path) ->
     assert_complete_store(out)
 
 
+def test_a_hung_job_is_killed_at_the_job_timeout_retried_elsewhere_then_reported(tmp_path: Path) -> None:
+    """--job-timeout counts from the job's hand-over (the workers' start-up takes longer than the timeout here)."""
+    out = tmp_path / "out"
+    hung = "hidden=8,numtokens=17"
+    proc = run_cli(
+        ["autotune", test_ops.SCALE_OP, *IMPORT, "--gpus", "2", "--job-timeout", "5", "--retries", "1", "--out", str(out)],
+        env=stand_in_env(tmp_path, HELION_OPS_TEST_HANG_ON=hung),
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    tries = [w for _, s, w, _ in calls(tmp_path) if s == hung]
+    assert len(tries) == 2 and len(set(tries)) == 2, tries
+    assert set(store_entries(out)) == {(test_ops.SCALE_OP, k) for k in SCALE_KEYS - {hung}}
+    failed = [line for line in proc.stdout.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and hung in failed[0] and "ran past the job timeout of 5s" in failed[0]
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]

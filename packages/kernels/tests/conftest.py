@@ -93,18 +93,25 @@ def _interpreter_rounding(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 # Run in a fresh interpreter with no GPU visible and TRITON_INTERPRET unset:
 # importing an op module and using its reference, input generator and input
-# check must need neither a GPU nor Triton's interpreter.
+# check must need neither a GPU nor Triton's interpreter. The input check runs
+# to its end or to the one error it owes these inputs: CPU tensors that the
+# kernel could only run in the interpreter.
 _IMPORT_PROBE = r"""
 import importlib, json, sys, torch
+from helion_ops.core import InputValidationError
 report = {"cuda_available": torch.cuda.is_available()}
 for name in sys.argv[1:]:
     try:
-        module = importlib.import_module("helion_ops.kernels." + name)
+        module = importlib.import_module("helion_ops.kernels._" + name)
         inputs = getattr(module, name + "_inputs")(tokens=(2,), hidden=(256,), dtype=torch.float32, device="cpu")
         (args,) = inputs.values()
         validators = [getattr(module, n) for n in dir(module) if "validate" in n and callable(getattr(module, n))]
         for validate in validators:
-            validate(*args)
+            try:
+                validate(*args)
+            except InputValidationError as exc:
+                if "TRITON_INTERPRET=1" not in str(exc):
+                    raise
         getattr(module, name + "_reference")(*args)
         report[name] = {"ok": True, "validators": sorted(v.__name__ for v in validators), "keys": list(inputs)}
     except Exception as exc:

@@ -124,6 +124,17 @@ def test_compiled_with_scalar_arguments(mode):
     assert_at_most_one_recompile(counter, mode, COMPILED_TOKENS)
 
 
+@pytest.mark.parametrize("mode", dispatch_mode_params())
+def test_compiled_static_shapes_each_size_correct(mode):
+    """aot_eager with dynamic=False: one graph per token count, 8 then 17 (one
+    config key for both); every row of the second call must be computed
+    (helion 1.4's HOP path reused the 8-row kernel and left rows 8-16 unwritten)."""
+    run_compiled(
+        SPEC, FLOAT32, mode=mode, backend="aot_eager", tokens=(8, 17), width=64, device="cpu",
+        compile_options={"dynamic": False},
+    )
+
+
 def test_compiled_with_inductor_matches_reference():
     """The default mode (custom op on CPU) under Inductor's CPU backend."""
     counter = run_compiled(
@@ -195,4 +206,4 @@ def test_cpu_demo_inputs_run():
 
 def test_public_pieces_import_without_gpu(import_without_gpu_report):
     """Module, reference, input generator and input check work with no GPU and no interpreter."""
-    check_imports_without_gpu(import_without_gpu_report, "per_token_group_fp8_quant")
+    check_imports_without_gpu(import_without_gpu_report, SPEC)

@@ -41,7 +41,10 @@ if TYPE_CHECKING:
 
 AUTOTUNER_ENV_VAR = "HELION_OPS_AUTOTUNER"
 WORKER_NAME_ENV_VAR = "HELION_OPS_AUTOTUNE_WORKER"
-EFFORTS = ("none", "quick", "full")
+# "sweep": Helion's FiniteSearch over the op's own candidate configs
+# (register_kernel(tuning_configs=...)) and the default config; seconds per
+# shape where Helion's searches take a minute or more.
+EFFORTS = ("none", "sweep", "quick", "full")
 DEFAULT_EFFORT = "full"
 DEFAULT_OUT_DIR = "helion-ops-configs"
 DEFAULT_RETRIES = 2
@@ -321,7 +324,7 @@ def autotune_settings(
     Helion lacks is an error rather than silently ignored.
     """
     asked: dict[str, Any] = {}
-    if effort != DEFAULT_EFFORT:
+    if effort not in (DEFAULT_EFFORT, "sweep"):
         asked["autotune_effort"] = effort
     if budget_seconds is not None:
         asked["autotune_budget_seconds"] = budget_seconds
@@ -335,7 +338,8 @@ def autotune_settings(
         **wrapper.helion_settings,
         # As the op runs: one config serves every batch size.
         "static_shapes": False,
-        "autotune_effort": effort,
+        # A sweep's candidates go to Helion's FiniteSearch, which ignores the effort.
+        "autotune_effort": DEFAULT_EFFORT if effort == "sweep" else effort,
         # Our own progress display runs; Helion's bar would tear it.
         "autotune_progress_bar": False,
         **asked,
@@ -373,7 +377,12 @@ def helion_autotune(
         raise AutotuneError(f"op {wrapper.op_name!r}: autotuning needs a CUDA GPU and this process sees none")
     bound = bind_for_tuning(wrapper, args, effort, budget_seconds)
     default = bound.config_spec.default_config()
-    tuned = default if effort == "none" else bound.autotune(args, force=True)
+    if effort == "none":
+        tuned = default
+    elif effort == "sweep":
+        tuned = sweep(wrapper, args, bound, default, budget_seconds)
+    else:
+        tuned = bound.autotune(args, force=True)
     bound.set_config(tuned)
     tuned_ms = float(do_bench(lambda: bound(*args)))
     if tuned == default:
@@ -382,6 +391,43 @@ def helion_autotune(
         bound.set_config(default)
         default_ms = float(do_bench(lambda: bound(*args)))
     return json.loads(tuned.to_json()), tuned_ms, default_ms
+
+
+def sweep_candidates(wrapper: HelionKernelWrapper, args: tuple[Any, ...], bound: Any, default: Any) -> list[Any]:
+    """The default config, then each of the op's candidates (partial configs
+    laid over the default) that this kernel accepts for ``args``, once each."""
+    import helion
+
+    if wrapper.tuning_configs is None:
+        raise AutotuneError(
+            f"op {wrapper.op_name!r} has no candidate configs for --effort sweep; pass "
+            "register_kernel(tuning_configs=lambda args: [{...}, ...]) or use --effort quick/full"
+        )
+    base = json.loads(default.to_json())
+    found = [default]
+    for partial in wrapper.tuning_configs(args):
+        try:
+            config = helion.Config(**{**base, **partial})
+            bound.config_spec.normalize(config)  # refuses block sizes the shapes cannot take
+        except Exception:  # an invalid candidate for this shape: skipped, the rest still run
+            continue
+        if config not in found:
+            found.append(config)
+    return found
+
+
+def sweep(wrapper: HelionKernelWrapper, args: tuple[Any, ...], bound: Any, default: Any, budget_seconds: int | None) -> Any:
+    """Helion's FiniteSearch (what ``helion.kernel(configs=[...])`` autotunes
+    with) over ``sweep_candidates``: it compiles them in parallel, benchmarks
+    each and checks each output against the default config's."""
+    import helion
+
+    candidates = sweep_candidates(wrapper, args, bound, default)
+    if len(candidates) < 2:
+        return default
+    settings = autotune_settings(wrapper, "sweep", budget_seconds, helion_setting_names())
+    tuner = helion.kernel(wrapper.raw_kernel_func, configs=candidates, **settings).bind(args)
+    return tuner.autotune(args, force=False)  # force=True would ignore the candidates
 
 
 class JobRunner:

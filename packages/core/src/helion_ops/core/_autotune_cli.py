@@ -93,7 +93,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--effort",
         choices=EFFORTS,
         default=DEFAULT_EFFORT,
-        help=f"Helion's autotune effort (default {DEFAULT_EFFORT}; 'none' writes Helion's default config)",
+        help=(
+            f"Helion's autotune effort (default {DEFAULT_EFFORT}; 'none' writes Helion's default config; "
+            "'sweep' benchmarks the op's candidate configs with Helion's FiniteSearch)"
+        ),
     )
     parser.add_argument(
         "--budget-seconds", type=_positive_int, metavar="N", help="Helion's time budget per shape (autotune_budget_seconds)"
@@ -138,7 +141,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--job-timeout",
         type=_positive_float,
         metavar="SECONDS",
-        help="with --gpus: kill a worker whose job runs longer and retry the job elsewhere",
+        help="with --gpus: kill a worker whose job runs longer (its start-up not counted) and retry the job elsewhere",
     )
     parser.add_argument(
         "--import",

@@ -51,6 +51,10 @@ from ._autotune import (
 from ._cli_errors import CliUsageError, NoGPUError
 
 WORKER_MODULE = "helion_ops.core._autotune_parallel"
+# The worker's first line, once torch and helion are imported: --job-timeout
+# counts from a job's hand-over, never the worker's start-up.
+READY = {"ready": True}
+STARTUP_TIMEOUT_S = 900.0
 
 
 def resolve_gpus(spec: str, *, stand_in_active: bool) -> list[str]:
@@ -167,6 +171,15 @@ class WorkerProcess:
         )
         self._buffer = b""
 
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT_S) -> None:
+        line = self._read_line(timeout, what=f"start-up time of {timeout:g}s")
+        try:
+            ready = json.loads(line) == READY
+        except ValueError:
+            ready = False
+        if not ready:
+            raise WorkerDied(f"sent {line[:200]!r} instead of its ready line")
+
     def run(self, job: Job, attempt: int, timeout: float | None) -> JobResult:
         assert self.proc.stdin is not None
         try:
@@ -174,13 +187,13 @@ class WorkerProcess:
             self.proc.stdin.flush()
         except OSError:
             raise WorkerDied(self._death()) from None
-        line = self._read_line(timeout)
+        line = self._read_line(timeout, what=f"job timeout of {timeout:g}s" if timeout else "")
         try:
             return JobResult.from_json(json.loads(line))
         except (ValueError, TypeError, KeyError) as exc:
             raise WorkerDied(f"sent an unreadable answer ({exc}): {line[:200]!r}") from None
 
-    def _read_line(self, timeout: float | None) -> str:
+    def _read_line(self, timeout: float | None, what: str) -> str:
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -189,7 +202,7 @@ class WorkerProcess:
             ready, _, _ = select.select([fd], [], [], wait)
             if not ready:
                 self.kill()
-                raise WorkerDied(f"ran past the job timeout of {timeout:g}s and was killed")
+                raise WorkerDied(f"ran past the {what} and was killed")
             chunk = os.read(fd, 65536)
             if not chunk:
                 raise WorkerDied(self._death())
@@ -257,6 +270,7 @@ def _slot_loop(
             try:
                 if worker is None or not worker.alive():
                     worker = live[name] = WorkerProcess(name, gpu, log_dir / f"{name}.log")
+                    worker.wait_ready()
                 result = worker.run(job, attempt, job_timeout)
             except WorkerDied as exc:
                 result = JobResult.failure(job, name, attempt, f"worker {name} {exc}", time.perf_counter() - start)
@@ -368,7 +382,14 @@ def worker_main(stdin: IO[str] | None = None) -> int:
     from ._interpreter import enable_interpreter_libdevice
 
     enable_interpreter_libdevice()  # as every op process has it (helion_ops.core does it on first use)
+    import torch  # noqa: F401 - start-up cost paid before the ready line, not inside a job's timeout
 
+    try:
+        import helion  # noqa: F401
+    except ImportError:  # reported by the first job that needs it
+        pass
+    answers.write(json.dumps(READY) + "\n")
+    answers.flush()
     runner = JobRunner(os.environ.get(WORKER_NAME_ENV_VAR, "worker"))
     for line in stdin if stdin is not None else sys.stdin:
         if not line.strip():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ def register_kernel(
     missing_config: str | MissingConfigPolicy | None = None,
     mutates_args: Sequence[str] | None = None,
     validate: Callable[..., None] | None = None,
+    tuning_configs: Callable[[tuple[Any, ...]], Sequence[Mapping[str, Any]]] | None = None,
 ) -> Callable[[Callable[..., Any]], HelionKernelWrapper]:
     """Register a Helion kernel function as an op with stored, per-platform configs.
 
@@ -40,6 +41,8 @@ def register_kernel(
     before every eager call, and once at trace time under torch.compile.
     With a ``reference``, calls with an empty tensor (0 tokens) return the
     reference's empty outputs without launching the kernel.
+    ``tuning_configs(args)`` lists candidate configs (partial ``helion.Config``
+    fields laid over Helion's default) for ``helion-ops autotune --effort sweep``.
     """
 
     def decorate(fn: Callable[..., Any]) -> HelionKernelWrapper:
@@ -69,6 +72,7 @@ def register_kernel(
                 missing_config=missing_config,
                 mutates_args=list(mutates_args) if mutates_args is not None else None,
                 validate=validate,
+                tuning_configs=tuning_configs,
             )
             _registry.add(wrapper, token)
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,7 @@ class HelionKernelWrapper:
         missing_config: str | MissingConfigPolicy | None,
         mutates_args: list[str] | None = None,
         validate: Callable[..., None] | None = None,
+        tuning_configs: Callable[[tuple[Any, ...]], Sequence[Mapping[str, Any]]] | None = None,
     ) -> None:
         self.op_name = op_name
         self.raw_kernel_func = fn
@@ -95,6 +96,7 @@ class HelionKernelWrapper:
         self._fake_impl = fake_impl
         self._mutates_args = mutates_args
         self.validate = validate
+        self.tuning_configs = tuning_configs
         self._lock = threading.Lock()
         # Eager plans by call signature (None: fast path off for this process).
         self._plans: PlanCache | None = PlanCache() if fast_path_enabled() else None

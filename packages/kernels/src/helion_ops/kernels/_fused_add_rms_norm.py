@@ -15,11 +15,14 @@ input check and the config key (hidden size, then number of tokens).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import helion.language as hl
 import torch
 
 from helion_ops.core import expect_float, expect_kernel_device, expect_size, expect_tensor, register_kernel
+
+from ._tuning import row_configs
 
 OP_NAME = "fused_add_rms_norm"
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -76,12 +79,19 @@ def fused_add_rms_norm_inputs(
     return out
 
 
+def fused_add_rms_norm_tuning_configs(args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Candidates for ``helion-ops autotune --effort sweep``: rows per program x
+    warps (two rows live per program: x and the residual)."""
+    x = args[0]
+    return row_configs(int(x.shape[0]), 2 * int(x.shape[1]))
+
 @register_kernel(
     keys={"hidden": ("x", -1), "numtokens": ("x", 0)},
     reference=fused_add_rms_norm_reference,
     input_generator=fused_add_rms_norm_inputs,
     configs=CONFIG_DIR,
     validate=fused_add_rms_norm_validate,
+    tuning_configs=fused_add_rms_norm_tuning_configs,
 )
 def fused_add_rms_norm(x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     m, n = x.size()

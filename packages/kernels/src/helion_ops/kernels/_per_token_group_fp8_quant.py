@@ -29,6 +29,8 @@ from helion_ops.core import (
     register_kernel,
 )
 
+from ._tuning import next_power_of_2, tile_configs
+
 OP_NAME = "per_token_group_fp8_quant"
 CONFIG_DIR = Path(__file__).parent / "configs"
 DECODE_TOKENS = (1, 8, 64, 256)
@@ -79,12 +81,19 @@ def per_token_group_fp8_quant_inputs(
     return out
 
 
+def per_token_group_fp8_quant_tuning_configs(args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Candidates for ``helion-ops autotune --effort sweep``: [tokens, groups]
+    tiles x warps, each group padded to a power of two."""
+    x, group_size = args[0], int(args[1])
+    return tile_configs(int(x.shape[0]), int(x.shape[1]) // group_size, inner=next_power_of_2(group_size))
+
 @register_kernel(
     keys={"hidden": ("x", -1), "numtokens": ("x", 0)},
     reference=per_token_group_fp8_quant_reference,
     input_generator=per_token_group_fp8_quant_inputs,
     configs=CONFIG_DIR,
     validate=validate_per_token_group_fp8_quant,
+    tuning_configs=per_token_group_fp8_quant_tuning_configs,
 )
 def per_token_group_fp8_quant(x: torch.Tensor, group_size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
     # The default is a literal: Helion copies the signature into generated code.

@@ -8,11 +8,14 @@ input check and the config key (declarative: hidden size, then number of tokens)
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import helion.language as hl
 import torch
 
 from helion_ops.core import expect_float, expect_kernel_device, expect_size, expect_tensor, register_kernel
+
+from ._tuning import row_configs
 
 OP_NAME = "rms_norm"
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -53,12 +56,18 @@ def rms_norm_inputs(
     return out
 
 
+def rms_norm_tuning_configs(args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Candidates for ``helion-ops autotune --effort sweep``: rows per program x warps."""
+    x = args[0]
+    return row_configs(int(x.shape[0]), int(x.shape[1]))
+
 @register_kernel(
     keys={"hidden": ("x", -1), "numtokens": ("x", 0)},
     reference=rms_norm_reference,
     input_generator=rms_norm_inputs,
     configs=CONFIG_DIR,
     validate=rms_norm_validate,
+    tuning_configs=rms_norm_tuning_configs,
 )
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     m, n = x.size()

@@ -32,6 +32,8 @@ from helion_ops.core import (
     register_kernel,
 )
 
+from ._tuning import rotary_configs
+
 OP_NAME = "rotary_embedding"
 CONFIG_DIR = Path(__file__).parent / "configs"
 DECODE_TOKENS = (1, 8, 64, 256)
@@ -131,12 +133,18 @@ def rotary_embedding_inputs(
     return out
 
 
+def rotary_embedding_tuning_configs(args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Candidates for ``helion-ops autotune --effort sweep``: [tokens, heads] tiles x warps."""
+    _, query, key, _, head_size = args
+    return rotary_configs(int(query.shape[0]), int(query.shape[1]) // head_size, int(key.shape[1]) // head_size, head_size)
+
 @register_kernel(
     keys={"hidden": ("query", -1), "numtokens": ("query", 0)},
     reference=rotary_embedding_reference,
     input_generator=rotary_embedding_inputs,
     configs=CONFIG_DIR,
     validate=validate_rotary_embedding,
+    tuning_configs=rotary_embedding_tuning_configs,
     # The kernel writes through views of query and key, which the bridge's
     # source scan (subscript assignments to parameters) does not see.
     mutates_args=("query", "key"),

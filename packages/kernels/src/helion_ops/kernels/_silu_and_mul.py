@@ -21,6 +21,8 @@ import torch
 
 from helion_ops.core import expect_divisible, expect_kernel_device, expect_tensor, nearest_key, register_kernel
 
+from ._tuning import tile_configs
+
 OP_NAME = "silu_and_mul"
 CONFIG_DIR = Path(__file__).parent / "configs"
 DECODE_TOKENS = (1, 8, 64, 256)
@@ -68,12 +70,18 @@ def intermediate_config_picker(args: tuple[Any, ...], keys: Sequence[Mapping[str
     return nearest_key({"intermediate": int(x.shape[-1]) // 2, "numtokens": int(x.shape[0])}, keys, KEY_FIELDS)
 
 
+def silu_and_mul_tuning_configs(args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Candidates for ``helion-ops autotune --effort sweep``: [tokens, columns] tiles x warps."""
+    x = args[0]
+    return tile_configs(int(x.shape[0]), int(x.shape[1]) // 2)
+
 @register_kernel(
     config_picker=intermediate_config_picker,
     reference=silu_and_mul_reference,
     input_generator=silu_and_mul_inputs,
     configs=CONFIG_DIR,
     validate=silu_and_mul_validate,
+    tuning_configs=silu_and_mul_tuning_configs,
 )
 def silu_and_mul(x: torch.Tensor) -> torch.Tensor:
     m, two_n = x.size()

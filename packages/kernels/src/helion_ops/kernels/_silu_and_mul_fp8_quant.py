@@ -26,6 +26,7 @@ input check and the config key (intermediate size N, then number of tokens).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import helion.language as hl
 import torch
@@ -34,6 +35,7 @@ from helion_ops.core import expect_divisible, expect_kernel_device, expect_tenso
 
 from ._silu_and_mul import DECODE_TOKENS, DTYPES, INTERMEDIATE_SIZES, PREFILL_TOKENS, intermediate_config_picker
 from ._silu_and_mul import silu_and_mul_inputs as _silu_and_mul_inputs
+from ._tuning import row_configs
 
 OP_NAME = "silu_and_mul_fp8_quant"
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -71,12 +73,19 @@ def silu_and_mul_fp8_quant_inputs(
     return _silu_and_mul_inputs(tokens=tokens, hidden=hidden, dtype=dtype, device=device)
 
 
+def silu_and_mul_fp8_quant_tuning_configs(args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Candidates for ``helion-ops autotune --effort sweep``: rows per program x
+    warps (a program holds the gate and the up half of its rows)."""
+    x = args[0]
+    return row_configs(int(x.shape[0]), int(x.shape[1]))
+
 @register_kernel(
     config_picker=intermediate_config_picker,
     reference=silu_and_mul_fp8_quant_reference,
     input_generator=silu_and_mul_fp8_quant_inputs,
     configs=CONFIG_DIR,
     validate=silu_and_mul_fp8_quant_validate,
+    tuning_configs=silu_and_mul_fp8_quant_tuning_configs,
 )
 def silu_and_mul_fp8_quant(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     m, two_n = x.size()
