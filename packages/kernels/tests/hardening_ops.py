@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-# Modules by import_module: helion_ops.kernels re-exports ``rms_norm`` the op
-# under the module's name.
+# The op modules are private (``_<op>``: the package exports each op under the
+# module's name), imported with import_module.
 fused_add_rms_norm_module = importlib.import_module("helion_ops.kernels._fused_add_rms_norm")
 per_token_group_fp8_quant_module = importlib.import_module("helion_ops.kernels._per_token_group_fp8_quant")
 rms_norm_module = importlib.import_module("helion_ops.kernels._rms_norm")

@@ -115,9 +115,9 @@ def test_infer_fake_outputs_match_real_outputs(op_name: str, dtype: torch.dtype)
     """dynamo_bridge.infer_fake_outputs on FakeTensors (no launch) against the
     real outputs, for every shape of the op's small input grid.
 
-    It binds a separate Kernel of the same function: binding the registered
-    kernel with the bridge's static examples would change later real calls
-    (see test_infer_fake_outputs_leaves_later_real_calls_alone).
+    A separate Kernel of the same function is inferred from, so that this test
+    cannot change the registered op's later calls whatever the bridge does
+    (test_infer_fake_outputs_leaves_later_real_calls_alone checks that part).
     """
     op = OPS[op_name]
     inference_kernel = helion.kernel(op.wrapper.raw_kernel_func, static_shapes=False)
@@ -152,13 +152,11 @@ def scale_rows(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return out
 
 
-# Was a bridge bug: infer_fake_outputs bound the registered kernel itself to
-# static FakeTensors and Helion kept that size-specialised binding for later
-# real calls; the bridge now binds a static-shape twin of the kernel.
 def test_infer_fake_outputs_leaves_later_real_calls_alone(tmp_path: Path):
     """An op registered without reference or fake impl gets infer_fake_outputs as
     its fake impl. Tracing it (3 tokens) must not change what a later eager call
-    with 5 tokens computes."""
+    with 5 tokens computes. (It did before the bridge bound a static-shape twin:
+    the registered kernel's BoundKernel kept code masked to 3 rows.)"""
     name = f"hardening_scale_rows_{uuid.uuid4().hex}"
     config_file = tmp_path / name / "cpu.json"
     config_file.parent.mkdir()

@@ -6,16 +6,24 @@ there. ``enable_interpreter_libdevice`` points the stubs that have a
 ``tl.math`` twin at that twin, looked up at call time (the interpreter patches
 ``tl.math`` while a kernel runs). Only for the interpreter: on a GPU the real
 libdevice is used and this does nothing.
+
+The interpreter also keeps a launch's grid and its patches of
+``triton.language`` in module globals, so two threads launching at once
+corrupt each other ("x >= grid_dim[0]", "Did you forget to add @triton.jit");
+``enable_interpreter_libdevice`` therefore also makes interpreter launches
+take turns. GPU launches are untouched.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
 _TWINS = ("rsqrt", "sqrt", "exp", "exp2", "log", "log2", "sin", "cos", "floor", "ceil", "erf", "abs", "fma")
 _enabled = False
+_launch_lock = threading.RLock()
 
 
 def interpreter_active() -> bool:
@@ -32,8 +40,25 @@ def _forward(name: str) -> Callable[..., Any]:
     return call
 
 
+def _serialize_interpreter_launches() -> None:
+    """One interpreter launch at a time, process-wide (RLock: a launch may nest)."""
+    import triton.runtime.interpreter as interpreter
+
+    original = interpreter.GridExecutor.__call__
+    if getattr(original, "_helion_ops_serialized", False):
+        return
+
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _launch_lock:
+            return original(self, *args, **kwargs)
+
+    call._helion_ops_serialized = True  # type: ignore[attr-defined]
+    interpreter.GridExecutor.__call__ = call
+
+
 def enable_interpreter_libdevice() -> bool:
-    """Patch libdevice stubs for the interpreter; returns whether it patched."""
+    """Patch libdevice stubs for the interpreter and serialise its launches;
+    returns whether it patched."""
     global _enabled
     if _enabled or not interpreter_active():
         return _enabled
@@ -43,5 +68,6 @@ def enable_interpreter_libdevice() -> bool:
     for name in _TWINS:
         if hasattr(tl.math, name):
             setattr(libdevice, name, _forward(name))
+    _serialize_interpreter_launches()
     _enabled = True
     return True
