@@ -260,6 +260,9 @@ def test_gpu_plans_launch_directly_also_under_cuda_graph_capture(names: list[str
     x, w = _args(32)
     plan = wrapper._plans.get(call_signature((x, w)))
     assert plan is not None and plan is not wrapper.kernel.bind((x, w))._run
+    # Repeat calls launched the compiled kernel directly (the first call of a
+    # plan goes through Helion's launcher to find it).
+    assert plan.launcher.direct_launches >= 1, (plan.launcher.direct_launches, plan.launcher.fallback_launches)
 
     static_x, static_w = _args(32)
     wrapper(static_x, static_w)

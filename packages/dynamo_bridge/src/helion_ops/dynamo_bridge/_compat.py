@@ -487,13 +487,26 @@ def launchable_compiled_kernel(result: object) -> bool:
     return all(hasattr(result, name) for name in ("run", "function", "packed_metadata"))
 
 
-def launch_hooks_set() -> bool:
-    """Profilers (proton, Inductor's launch hooks) need Triton's own launch path."""
+def _hook_active(hook: object) -> bool:
+    # triton >= 3.5 keeps each hook as a HookChain that is never None (an
+    # empty chain means no hook); older triton stores None or a callable.
+    calls = getattr(hook, "calls", None)
+    return bool(calls) if calls is not None else hook is not None
+
+
+def launch_hooks_check() -> Callable[[], bool]:
+    """A cheap ``() -> bool``: is a launch hook set (a profiler such as proton,
+    or Inductor's)? Those need Triton's own launch path, which calls them."""
     try:
         from triton import knobs
-    except ImportError:  # triton < 3.3 has no knobs: hooks live on CompiledKernel
-        return True
-    return knobs.runtime.launch_enter_hook is not None or knobs.runtime.launch_exit_hook is not None
+    except ImportError:  # triton < 3.3: hooks live on CompiledKernel; keep Triton's path
+        return lambda: True
+    runtime = knobs.runtime
+
+    def active() -> bool:
+        return _hook_active(runtime.launch_enter_hook) or _hook_active(runtime.launch_exit_hook)
+
+    return active
 
 
 def current_cuda_stream() -> Callable[[], int]:

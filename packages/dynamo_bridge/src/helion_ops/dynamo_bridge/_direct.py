@@ -36,7 +36,7 @@ class _CompiledLaunches:
     every launch while a profiler hook is set, keep Helion's path.
     """
 
-    __slots__ = ("_compiled", "_fallback", "_stream", "direct_launches", "fallback_launches")
+    __slots__ = ("_compiled", "_fallback", "_hooks_active", "_stream", "direct_launches", "fallback_launches")
 
     def __init__(self) -> None:
         self._compiled: dict[object, Any] = {}
@@ -45,10 +45,11 @@ class _CompiledLaunches:
         self.fallback_launches = 0
         self._fallback = _compat.helion_default_launcher()
         self._stream = _compat.current_cuda_stream()
+        self._hooks_active = _compat.launch_hooks_check()
 
     def __call__(self, triton_kernel: object, grid: tuple[int, ...], *args: object, **options: Any) -> object:
         compiled = self._compiled.get(triton_kernel)
-        if compiled is None or len(options) != 2 or _compat.launch_hooks_set():
+        if compiled is None or len(options) != 2 or self._hooks_active():
             self.fallback_launches += 1
             result = self._fallback(triton_kernel, grid, *args, **options)
             if len(options) == 2 and _compat.launchable_compiled_kernel(result):
