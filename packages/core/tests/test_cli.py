@@ -15,14 +15,7 @@ from pathlib import Path
 import pytest
 from cli_runner import STAND_IN, assert_clean_error, cli_env, run_cli
 
-SHIPPED_OPS = (
-    "rms_norm",
-    "fused_add_rms_norm",
-    "silu_and_mul",
-    "silu_and_mul_fp8_quant",
-    "per_token_group_fp8_quant",
-    "rotary_embedding",
-)
+from helion_ops.kernels import OPS as SHIPPED_OPS
 
 
 def test_help_imports_neither_torch_nor_helion() -> None:

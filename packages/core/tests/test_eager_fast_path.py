@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import helion
-import helion.language as hl
 import pytest
 import torch
 from op_names import unique
+from toy_kernels import scale_rows, scale_rows_ref
 
 from helion_ops.core import current_platform, interpreter_active, register_kernel
 from helion_ops.core._eager import FAST_PATH_ENV_VAR, PlanCache, call_signature
@@ -33,16 +33,6 @@ SMALL = {"block_sizes": [2], "num_warps": 2}
 LARGE = {"block_sizes": [16], "num_warps": 8}
 
 
-# Helion kernels must be module-level functions (no closures).
-def scale_rows(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    out = torch.empty_like(x)
-    for rows in hl.tile(x.size(0)):
-        out[rows, :] = x[rows, :] * w[None, :]
-    return out
-
-
-def scale_rows_ref(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    return x * w[None, :]
 
 
 def _register(names: list[str], tmp_path: Path, entries: list[dict[str, Any]], **kwargs: Any) -> Any:

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import helion
-import helion.language as hl
 import pytest
 import torch
 from op_names import unique
+from toy_kernels import scale_rows, scale_rows_ref
 
 from helion_ops.core import (
     CONFIG_DIR_ENV_VAR,
@@ -33,16 +33,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-# Helion kernels must be module-level functions (no closures).
-def scale_rows(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    out = torch.empty_like(x)
-    for rows in hl.tile(x.size(0)):
-        out[rows, :] = x[rows, :] * w[None, :]
-    return out
-
-
-def scale_rows_ref(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    return x * w[None, :]
 
 
 

@@ -36,14 +36,6 @@ from typing import Any
 import torch
 from torch._dynamo.testing import CompileCounterWithBackend
 
-OP_NAMES = (
-    "rms_norm",
-    "fused_add_rms_norm",
-    "silu_and_mul",
-    "silu_and_mul_fp8_quant",
-    "per_token_group_fp8_quant",
-    "rotary_embedding",
-)
 EPS = 1e-6
 FP8_DTYPE = torch.float8_e4m3fn
 FP8_STEP_RTOL = 2.0**-3  # one e4m3 step, relative, for normal codes
