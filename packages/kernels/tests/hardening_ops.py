@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from _checks import interpreter_can_run, refused_hop
 
 # The op modules are private (``_<op>``: the package exports each op under the
 # module's name), imported with import_module.
@@ -47,8 +48,10 @@ class Op:
         return list(args)
 
     def shapes(self, dtype: torch.dtype = torch.float32) -> dict[str, tuple[object, ...]]:
-        """Every shape of the generator's small CPU grid (tokens x two hidden sizes)."""
-        return self.inputs(tokens=(1, 3, 8), hidden=(self.small_hidden, 2 * self.small_hidden), dtype=dtype, device="cpu")
+        """Every shape of the generator's small CPU grid (tokens x two hidden
+        sizes) that this Triton's interpreter can run (``_checks.interpreter_can_run``)."""
+        made = self.inputs(tokens=(1, 3, 8), hidden=(self.small_hidden, 2 * self.small_hidden), dtype=dtype, device="cpu")
+        return {name: args for name, args in made.items() if interpreter_can_run(self.wrapper, args)}
 
 
 OPS = {
@@ -126,3 +129,23 @@ def assert_identical(actual: list[torch.Tensor], expected: list[torch.Tensor]) -
     for a, e in zip(actual, expected, strict=True):
         assert (a.shape, a.dtype) == (e.shape, e.dtype)
         assert torch.equal(a.contiguous().view(torch.uint8), e.contiguous().view(torch.uint8))
+
+
+def hop_refuses(op: Op) -> bool:
+    """Whether the bridge refuses Helion's HOP for this op here (forced ``hop``
+    mode): it does where this helion's HOP would drop one of the op's in-place
+    writes (helion <= 1.4 miss writes made through host views), instead of
+    letting the caller see stale values."""
+    from helion_ops import dynamo_bridge
+    from helion_ops.dynamo_bridge import UnsupportedModeError
+
+    torch._dynamo.reset()
+    dynamo_bridge.set_mode("hop")
+    try:
+        torch.compile(lambda *a: op.wrapper(*a), backend="aot_eager", fullgraph=True)(*clone_args(op.args(tokens=2)))
+    except UnsupportedModeError as exc:
+        return refused_hop(exc)
+    finally:
+        dynamo_bridge.set_mode(None)
+        torch._dynamo.reset()
+    return False

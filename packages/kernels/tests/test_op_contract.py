@@ -22,7 +22,7 @@ import helion.language as hl
 import pytest
 import torch
 import torch.utils._pytree as pytree
-from hardening_ops import OPS, Op, clone_args, results
+from hardening_ops import OPS, Op, clone_args, hop_refuses, results
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 from helion_ops import dynamo_bridge
@@ -81,6 +81,8 @@ def test_hop_graph_example_values_match_real_outputs(op_name: str):
     have the real outputs' shape, stride, dtype and device, for every shape of
     the op's small input grid; the compiled results equal the eager ones."""
     op = OPS[op_name]
+    if hop_refuses(op):
+        pytest.skip(f"{op_name}: the bridge refuses Helion's HOP here (it would drop an in-place write)")
     checked = 0
     for shape_id, args in op.shapes().items():
         torch._dynamo.reset()
@@ -106,7 +108,7 @@ def test_hop_graph_example_values_match_real_outputs(op_name: str):
         assert _metadata(fake) == _metadata(real), shape_id
         assert _metadata(compiled_out) == _metadata(real), shape_id
         checked += 1
-    assert checked == 6
+    assert checked == len(op.shapes()) > 0
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
@@ -178,7 +180,7 @@ def test_real_calls_after_tracing_on_both_paths_stay_correct():
     5 tokens still match the reference (their fake impl is the reference, and
     Helion's HOP inference keeps sizes symbolic)."""
     for op in OPS.values():
-        for mode in ("hop", "custom_op"):
+        for mode in ("custom_op",) if hop_refuses(op) else ("hop", "custom_op"):
             torch._dynamo.reset()
             dynamo_bridge.set_mode(mode)
             try:

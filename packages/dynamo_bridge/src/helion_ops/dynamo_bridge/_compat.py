@@ -169,6 +169,39 @@ def device_lookup_without_tensor_iteration() -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------
+# Which in-place writes Helion's HOP writes back to the caller's tensors.
+# Its functionalisation clones and returns only the parameters its output
+# spec lists as mutated; helion <= 1.4 find those in the source only
+# (``x[tile] = ...``), so a kernel writing through a view its host code takes
+# (``xv = x.view(...)``, then ``xv[tile] = ...``) loses those writes on the
+# HOP path; helion 1.5 also follows host views. Probed per kernel and call by
+# asking Helion's own output-spec inference; can go when helion 1.5 is the
+# oldest supported.
+# --------------------------------------------------------------------------
+class HopBindError(Exception):
+    """Helion's HOP cannot bind a call's traced arguments (seen with helion 1.4
+    under dynamic=True: an AssertionError recreating a symbolic size)."""
+
+
+def hop_mutated_inputs(kernel: Any, args: Sequence[object]) -> frozenset[str] | None:
+    """The parameters Helion's HOP would write back for a call of ``kernel``
+    on ``args`` (FakeTensors), by the same output-spec inference the HOP runs;
+    None where this helion has no such inference. Raises HopBindError where
+    the inference fails, as the HOP itself then would."""
+    mods = hop_modules()
+    infer = None if mods is None else getattr(mods[1], "infer_output_spec", None)
+    if infer is None:
+        return None
+    concrete = tuple(a if isinstance(a, torch.Tensor) else symbolic_scalar_hint(a) for a in args)
+    try:
+        with device_lookup_without_tensor_iteration():
+            spec = infer(kernel, concrete)
+    except Exception as exc:
+        raise HopBindError(f"{type(exc).__name__}: {exc}".strip().rstrip(":")) from exc
+    return frozenset(spec.get("mutated_inputs", ()))
+
+
+# --------------------------------------------------------------------------
 # Inductor lowering of the HOP.
 # Needed: Helion's own lowering (``helion._compiler._inductor``) imports only on
 # torch builds with ``FinalizeCodegenResult`` and the template-buffer hooks
@@ -256,18 +289,21 @@ def constant_variable(value: Any) -> Any:
     return ConstantVariable.create(value)
 
 
-def specialize_symbolic_float(var: Any, tx: Any) -> Any:
-    """Turn a traced SymFloat argument into a guarded Python float.
+def specialize_symbolic_scalar(var: Any, tx: Any) -> Any:
+    """Turn a traced SymFloat or SymInt *argument* into a guarded Python scalar.
 
-    Needed on torch >= 2.13 (``specialize_float=False`` under dynamic=True
-    makes Python floats SymFloats) with every helion up to 1.5.1, whose kernel
-    binding rejects ``SymFloat`` ("unsupported argument type"). Kernel scalars
-    such as ``eps`` are constants in practice, so specialising costs at most one
-    recompile per distinct value. Can go when helion binds SymFloat.
+    Needed with every helion up to 1.5.1, whose kernel binding on the HOP path
+    rejects both ("unsupported argument type: SymFloat / SymInt"): torch >=
+    2.13 traces Python floats as SymFloats under dynamic=True
+    (``specialize_float=False``), and every torch traces an int passed into the
+    compiled function (a group or head size) as a SymInt. Kernel scalars are
+    constants in practice, so specialising costs at most one recompile per
+    distinct value; tensor sizes are not arguments and stay symbolic. Can go
+    when helion binds symbolic scalars.
     """
     from torch._dynamo.variables import SymNodeVariable
 
-    if isinstance(var, SymNodeVariable) and var.python_type() is float:
+    if isinstance(var, SymNodeVariable) and var.python_type() in (float, int):
         return constant_variable(var.evaluate_expr(tx.output))
     return var
 

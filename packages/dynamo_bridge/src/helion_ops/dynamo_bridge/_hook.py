@@ -17,9 +17,9 @@ from typing import Any
 import torch
 
 from . import _compat
-from ._errors import KernelResolutionError, WrapperRegistrationError
+from ._errors import KernelResolutionError, UnsupportedModeError, WrapperRegistrationError
 from ._fake import static_twin
-from ._mode import DynamoMode, resolve_mode
+from ._mode import MODE_ENV_VAR, DynamoMode, get_mode, resolve_mode
 from ._prepare import PreparedKernel, prepare_kernel, prepared_for
 
 _lock = threading.Lock()
@@ -84,8 +84,10 @@ def _make_variable_class() -> type:
                     raise _compat.error_for_tracing(exc) from exc.__cause__
             mode = resolve_mode(_device_type([*examples, *example_kwargs.values()]), prepared.op_name)
             if mode is DynamoMode.HOP:
-                args = [_compat.specialize_symbolic_float(a, tx) for a in args]
-                kwargs = {k: _compat.specialize_symbolic_float(v, tx) for k, v in kwargs.items()}
+                mode = _hop_or_custom_op(prepared, examples, example_kwargs)
+            if mode is DynamoMode.HOP:
+                args = [_compat.specialize_symbolic_scalar(a, tx) for a in args]
+                kwargs = {k: _compat.specialize_symbolic_scalar(v, tx) for k, v in kwargs.items()}
                 # The HOP node runs the kernel (by its side-table index); the
                 # output spec is inferred by binding the static twin, which
                 # keeps trace-time bindings out of the kernel's cache.
@@ -97,6 +99,36 @@ def _make_variable_class() -> type:
             return op_var.call_function(tx, list(args), kwargs)
 
     return WrapperCallVariable
+
+
+def _hop_or_custom_op(prepared: PreparedKernel, examples: list[Any], example_kwargs: dict[str, Any]) -> DynamoMode:
+    """The HOP, unless it would fail or be wrong for this call: Helion's own
+    output-spec inference cannot bind the traced arguments (helion 1.4 under
+    dynamic=True), or the HOP would drop one of the kernel's in-place writes
+    (helion <= 1.4 miss writes made through host views). Then the custom op
+    under ``auto``, a clear error when the HOP was asked for."""
+    twin = static_twin(prepared.kernel)
+    try:
+        seen = _compat.hop_mutated_inputs(twin, twin.normalize_args(*examples, **example_kwargs))
+    except _compat.HopBindError as exc:
+        problem = f"Helion's HOP cannot bind this call's traced arguments ({exc})"
+    else:
+        missing = [] if seen is None else [name for name in prepared.mutated_args if name not in seen]
+        if not missing:
+            return DynamoMode.HOP
+        problem = (
+            f"Helion's HOP would not write back the in-place update of {', '.join(repr(n) for n in missing)} "
+            "(this helion does not see writes made through a view the kernel's host code takes), so the caller "
+            "would see stale values"
+        )
+    if get_mode() is DynamoMode.AUTO:
+        return DynamoMode.CUSTOM_OP
+    raise _compat.error_for_tracing(
+        UnsupportedModeError(
+            f"op {prepared.op_name!r}: {problem}. Use dynamo mode 'auto' or 'custom_op' (set_mode or "
+            f"{MODE_ENV_VAR}), or a newer helion."
+        )
+    )
 
 
 _variable_class: type | None = None
