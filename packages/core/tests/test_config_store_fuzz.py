@@ -15,6 +15,7 @@ Run with ``--hypothesis-show-statistics`` to see the examples each test ran.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import json
@@ -30,8 +31,9 @@ from unittest import mock
 
 import helion
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
 from helion_ops.core import ConfigEntry, ConfigFileError, ConfigPathError, ConfigStore, _config_store
 
@@ -47,6 +49,23 @@ def fuzz_settings(max_examples: int) -> settings:
         database=None,  # nothing written beside the repository
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
     )
+
+
+# Outcome of every example and deterministic case, printed at the end of the
+# module (``-s``) and shown per test by ``--hypothesis-show-statistics``.
+OUTCOMES: collections.Counter[str] = collections.Counter()
+
+
+def note(outcome: str) -> None:
+    OUTCOMES[outcome] += 1
+    if currently_in_test_context():
+        event(outcome)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _print_outcomes() -> Iterator[None]:
+    yield
+    print(f"\nconfig store fuzz outcomes: {sum(OUTCOMES.values())} cases: {dict(sorted(OUTCOMES.items()))}")
 
 
 # ---------------------------------------------------------------- where the store goes
@@ -139,9 +158,9 @@ class Sandbox:
         finally:
             _log = None
         inside = os.path.realpath(self.configs)
-        for event, path in log:
+        for audit_event, path in log:
             real = os.path.realpath(path)
-            assert real == inside or real.startswith(inside + os.sep), f"{event} {path!r} -> {real!r} leaves {inside}"
+            assert real == inside or real.startswith(inside + os.sep), f"{audit_event} {path!r} -> {real!r} leaves {inside}"
         assert self.outside_state() == self._before, "something outside configs/ changed"
 
     def close(self) -> None:
@@ -178,8 +197,10 @@ def load_or_refuse(box: Sandbox) -> dict[str, ConfigEntry] | None:
             entries = box.store.load(OP, PLATFORM)
         except ConfigFileError as exc:
             assert str(box.file) in str(exc), str(exc)
+            note("outcome: ConfigFileError naming the file")
             return None
     assert_usable(entries)
+    note("outcome: loaded, entries usable")
     return entries
 
 
@@ -335,6 +356,7 @@ def test_duplicate_names_are_refused(sandboxes: Any, data: list[dict[str, Any]],
         with box.confined(), pytest.raises(ConfigFileError, match=r"more than once") as info:
             box.store.load(OP, PLATFORM)
         assert str(box.file) in str(info.value)
+        note("outcome: ConfigFileError naming the file")
 
 
 # ---------------------------------------------------------------- sizes and nesting
@@ -354,6 +376,7 @@ def test_files_over_the_size_limit_are_refused(sandboxes: Any, limit: int, delta
         else:
             with box.confined(), pytest.raises(ConfigFileError, match=rf"{size} bytes, more than the {limit} allowed"):
                 box.store.load(OP, PLATFORM)
+            note("outcome: ConfigFileError naming the file")
 
 
 def test_sparse_file_past_the_default_limit_is_refused_unread(sandboxes: Any) -> None:
@@ -363,6 +386,7 @@ def test_sparse_file_past_the_default_limit_is_refused_unread(sandboxes: Any) ->
         os.truncate(path, _config_store.MAX_CONFIG_FILE_BYTES + 1)
         with box.confined(), pytest.raises(ConfigFileError, match=r"more than the 16777216 allowed"):
             box.store.load(OP, PLATFORM)
+        note("outcome: ConfigFileError naming the file")
 
 
 def test_file_at_the_default_limit_loads(sandboxes: Any) -> None:
@@ -439,11 +463,13 @@ def test_op_and_platform_names_never_leave_the_directory(sandboxes: Any, op: str
                 path = box.store.path(op, platform)
             except ConfigPathError as exc:
                 assert repr(op) in str(exc) or repr(platform) in str(exc), str(exc)
+                note("outcome: ConfigPathError naming the name")
                 with pytest.raises(ConfigPathError):
                     box.store.write(op, platform, [ConfigEntry({}, VALID_CONFIG)])
                 with pytest.raises(ConfigPathError):
                     box.store.load(op, platform)
                 return
+            note("outcome: valid name, file inside configs/")
             assert path == box.configs / op / f"{platform}.json"
             assert box.store.load(op, platform) == {}
             written = box.store.write(op, platform, [ConfigEntry({"n": 1}, VALID_CONFIG)])
@@ -462,6 +488,7 @@ def test_names_of_other_types_are_refused(sandboxes: Any, value: object) -> None
                 box.store.path(op, platform)  # type: ignore[arg-type]
             with pytest.raises(ConfigPathError, match="is not a valid config name"):
                 box.store.write(op, platform, [ConfigEntry({}, VALID_CONFIG)])  # type: ignore[arg-type]
+        note("outcome: ConfigPathError naming the name")
 
 
 SYMLINK_CASES = {
@@ -496,6 +523,7 @@ def test_symlinks_out_of_the_directory_are_refused(sandboxes: Any, case: str, ac
                     box.store.load(OP, PLATFORM)
                 else:
                     box.store.write(OP, PLATFORM, [ConfigEntry({}, VALID_CONFIG)])
+            note("outcome: ConfigPathError (symlink out)")
 
 
 # ---------------------------------------------------------------- entries given to write()
@@ -528,7 +556,9 @@ def test_write_validates_what_it_is_given(sandboxes: Any, key: object, config: o
             except ConfigFileError as exc:
                 assert f"{OP}/{PLATFORM}: new entry 0" in str(exc), str(exc)
                 assert box.file.read_bytes() == before
+                note("outcome: ConfigFileError, file unchanged")
                 return
+            note("outcome: written and reloaded equal")
             loaded = box.store.load(OP, PLATFORM)
         assert loaded[entry.key_id] == entry
         assert_usable(loaded)
@@ -538,6 +568,7 @@ def test_write_validates_what_it_is_given(sandboxes: Any, key: object, config: o
 def test_write_refuses_what_is_not_a_config_entry(sandboxes: Any, entry: object) -> None:
     with sandboxes() as box, box.confined(), pytest.raises(ConfigFileError, match=r"new entry 0: expected a ConfigEntry"):
         box.store.write(OP, PLATFORM, [entry])  # type: ignore[list-item]
+    note("outcome: ConfigFileError, file unchanged")
 
 
 # ---------------------------------------------------------------- regressions the fuzzing found
@@ -561,6 +592,7 @@ def test_regressions_are_clear_errors(sandboxes: Any, text: str, match: str) -> 
         box.write_file(text)
         with box.confined(), pytest.raises(ConfigFileError, match=match):
             box.store.load(OP, PLATFORM)
+        note("outcome: ConfigFileError naming the file")
 
 
 def test_empty_controls_file_is_accepted(sandboxes: Any) -> None:

@@ -31,6 +31,7 @@ from hardening_ops import OPS, Op, assert_identical, assert_matches_reference, c
 
 from helion_ops import dynamo_bridge
 from helion_ops.core import (
+    HelionKernelWrapper,
     UnknownOpError,
     _registry,
     get_kernel,
@@ -91,6 +92,38 @@ def scale_rows(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return out
 
 
+@pytest.fixture
+def one_compile_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registrations and first calls of a signature (the wrapper's full path)
+    take turns: both parse Python source (the bridge's source scan, Helion's
+    binding and code generation, Triton's JIT).
+
+    CPython up to at least 3.11.7 keeps the AST constructor's recursion depth
+    in per-interpreter state, so ``ast.parse`` in two threads at once can fail
+    with ``SystemError: AST constructor recursion depth mismatch`` (CPython
+    gh-106905; seen twice in about 30 runs of the test below, once with only
+    first calls serialised). One process-wide lock around registration and the
+    full path, which later calls of a signature skip, belongs in core's
+    wrapper; until it is there this fixture adds it, so that the test checks
+    everything else: concurrent plans, launches, registrations and lookups.
+    """
+    lock = threading.RLock()
+    original_init = HelionKernelWrapper.__init__
+    original_full = HelionKernelWrapper._run_full
+
+    def init(self: HelionKernelWrapper, *args: Any, **kwargs: Any) -> None:
+        with lock:
+            original_init(self, *args, **kwargs)
+
+    def run_full(self: HelionKernelWrapper, args: tuple[Any, ...], signature: Any) -> Any:
+        with lock:
+            return original_full(self, args, signature)
+
+    monkeypatch.setattr(HelionKernelWrapper, "__init__", init)
+    monkeypatch.setattr(HelionKernelWrapper, "_run_full", run_full)
+
+
+@pytest.mark.usefixtures("one_compile_at_a_time")
 def test_eager_calls_while_registering_and_looking_up(tmp_path: Path) -> None:
     """16 threads x 4 eager calls each over the six ops (token counts 1..7, all
     threads on different inputs), 4 threads x 3 registrations (each new op
