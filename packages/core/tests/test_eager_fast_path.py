@@ -22,7 +22,7 @@ from op_names import unique
 from toy_kernels import scale_rows, scale_rows_ref
 
 from helion_ops.core import current_platform, interpreter_active, register_kernel
-from helion_ops.core._eager import FAST_PATH_ENV_VAR, PlanCache, call_signature
+from helion_ops.core._eager import DIRECT_LAUNCH_ENV_VAR, FAST_PATH_ENV_VAR, PlanCache, call_signature
 
 interpreter_only = pytest.mark.skipif(
     torch.cuda.is_available() or not interpreter_active(),
@@ -235,10 +235,13 @@ def test_threads_share_plans_and_get_right_results(names: list[str], tmp_path: P
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_gpu_plans_launch_directly_also_under_cuda_graph_capture(names: list[str], tmp_path: Path) -> None:
-    """On a GPU a plan launches the compiled Triton kernel itself (not Helion's
-    host function with Helion's launcher), on the current stream, so a CUDA
-    graph captures it; replays see new input values."""
+def test_gpu_plans_launch_directly_also_under_cuda_graph_capture(
+    names: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a GPU, with HELION_OPS_DIRECT_LAUNCH=1, a plan launches the compiled
+    Triton kernel itself (not through Helion's and Triton's launchers), on the
+    current stream, so a CUDA graph captures it; replays see new input values."""
+    monkeypatch.setenv(DIRECT_LAUNCH_ENV_VAR, "1")
     wrapper = _register(
         names, tmp_path, [{"key": {"rows": 4}, "config": SMALL}, {"key": {"rows": 32}, "config": LARGE}]
     )

@@ -13,7 +13,7 @@ from helion_ops import dynamo_bridge
 
 from ._config_store import ConfigStore
 from ._configured import ConfiguredHelionKernel
-from ._eager import PlanCache, call_signature, fast_path_enabled
+from ._eager import PlanCache, call_signature, direct_launch_enabled, fast_path_enabled
 from ._errors import InvalidSettingsError
 from ._platform import current_platform
 from ._policy import MissingConfigPolicy, missing_config_policy, parse_policy
@@ -173,7 +173,7 @@ class HelionKernelWrapper:
         # A plan only for a stored config: calls that fall back (missing
         # config) keep reading the policy, which may change, at every call.
         if signature is not None and configured.has_entry_for(args):
-            plan = dynamo_bridge.direct_call(configured.kernel, args)
+            plan = dynamo_bridge.direct_call(configured.kernel, args, launch_directly=direct_launch_enabled())
             if plan is not None:
                 self._plans.add(signature, plan)  # type: ignore[union-attr]
         return result

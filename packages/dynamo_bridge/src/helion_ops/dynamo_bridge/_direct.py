@@ -72,18 +72,19 @@ class _CompiledLaunches:
         return compiled
 
 
-def direct_call(kernel: Any, args: tuple[object, ...]) -> Callable[..., Any] | None:
+def direct_call(kernel: Any, args: tuple[object, ...], *, launch_directly: bool = False) -> Callable[..., Any] | None:
     """A callable running ``kernel``'s compiled code for calls like ``args``.
 
     Call it only after ``kernel(*args)`` ran (that compiles), and only with
     arguments of the same signature as ``args``. None where the compiled host
-    function cannot be found. Under Triton's interpreter the launches stay
-    Helion's (there is nothing compiled to launch); the bind is still skipped.
+    function cannot be found. The host function skips Helion's binding; with
+    ``launch_directly`` its launches also skip Triton's (``_CompiledLaunches``).
+    Under Triton's interpreter the launches stay Helion's (nothing is compiled).
     """
     host = _compat.compiled_host_function(kernel, args)
     if host is None:
         return None
-    if _compat.triton_interpreter_active():
+    if not launch_directly or _compat.triton_interpreter_active():
         return host
     launcher = _CompiledLaunches()
 
