@@ -173,5 +173,6 @@ def test_forced_hop_mode_without_hop_raises(bridge, monkeypatch):
     if HOP:
         pytest.skip("this torch/helion has the HOP")
     bridge.set_mode("hop")
-    with pytest.raises(Exception, match="dynamo mode 'hop' needs Helion's HOP"):
+    # The bridge's own error class reaches the caller (not Dynamo's InternalTorchDynamoError).
+    with pytest.raises(bridge.UnsupportedModeError, match="dynamo mode 'hop' needs Helion's HOP"):
         torch.compile(lambda x: W_SCALE(x, 2.0), backend="aot_eager", fullgraph=True)(torch.randn(2, 8))

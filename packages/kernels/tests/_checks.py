@@ -534,10 +534,14 @@ def run_compiled(
 
 
 def refused_hop(exc: BaseException) -> bool:
-    """Whether ``exc`` is the bridge refusing Helion's HOP for a call (see
-    ``dynamo_bridge._hook._hop_or_custom_op``)."""
+    """Whether ``exc`` is the bridge refusing a forced HOP: for this call (see
+    ``dynamo_bridge._hook._hop_or_custom_op``) or because this torch/helion has
+    none (``dynamo_bridge.resolve_mode``)."""
     text = str(exc)
-    return "would not write back" in text or "cannot bind this call's traced arguments" in text
+    return any(
+        reason in text
+        for reason in ("would not write back", "cannot bind this call's traced arguments", "needs Helion's HOP")
+    )
 
 
 @contextlib.contextmanager

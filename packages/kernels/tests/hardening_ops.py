@@ -133,9 +133,9 @@ def assert_identical(actual: list[torch.Tensor], expected: list[torch.Tensor]) -
 
 def hop_refuses(op: Op) -> bool:
     """Whether the bridge refuses Helion's HOP for this op here (forced ``hop``
-    mode): it does where this helion's HOP would drop one of the op's in-place
-    writes (helion <= 1.4 miss writes made through host views), instead of
-    letting the caller see stale values."""
+    mode): where this torch/helion has no HOP, and where this helion's HOP
+    would drop one of the op's in-place writes (helion <= 1.4 miss writes made
+    through host views) instead of letting the caller see stale values."""
     from helion_ops import dynamo_bridge
     from helion_ops.dynamo_bridge import UnsupportedModeError
 

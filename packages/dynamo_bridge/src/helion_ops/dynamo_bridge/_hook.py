@@ -82,7 +82,10 @@ def _make_variable_class() -> type:
                     prepared.validate(*examples, **example_kwargs)
                 except Exception as exc:
                     raise _compat.error_for_tracing(exc) from exc.__cause__
-            mode = resolve_mode(_device_type([*examples, *example_kwargs.values()]), prepared.op_name)
+            try:
+                mode = resolve_mode(_device_type([*examples, *example_kwargs.values()]), prepared.op_name)
+            except UnsupportedModeError as exc:  # forced 'hop' where there is none: the user's error, as is
+                raise _compat.error_for_tracing(exc) from exc.__cause__
             if mode is DynamoMode.HOP:
                 mode = _hop_or_custom_op(prepared, examples, example_kwargs)
             if mode is DynamoMode.HOP:
