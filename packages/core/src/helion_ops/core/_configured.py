@@ -61,13 +61,13 @@ class ConfiguredHelionKernel:
         self._policy = policy
         self.platforms_with_configs = platforms_with_configs
         self.selector = ConfigSelector(op_name, fn, self.entries, config_picker=config_picker, keys=keys)
-        self._size1_guard = dynamo_bridge.size1_guard_needed()
         self._warned = False
         self._search = _preset_search_class()
         self.kernel = helion.kernel(
             fn,
             **{**helion_settings, "static_shapes": False},
-            key=self.cache_key,
+            # The selected key, plus the bridge's size-1 bucket where this helion needs it.
+            key=dynamo_bridge.size1_guarded_key(self.selected_key),
             autotuner_fn=self._autotuner,
         )
 
@@ -79,11 +79,9 @@ class ConfiguredHelionKernel:
     def has_configs(self) -> bool:
         return bool(self.entries)
 
-    def cache_key(self, *args: Any) -> Any:
-        selected = self.selector.select(args)
-        if self._size1_guard:
-            return (selected, dynamo_bridge.size_buckets(args))
-        return selected
+    def selected_key(self, *args: Any) -> str:
+        """The config key id a call selects."""
+        return self.selector.select(args)
 
     def has_entry_for(self, args: tuple[Any, ...]) -> bool:
         """Whether a stored config (not the missing-config fallback) serves ``args``."""

@@ -56,15 +56,24 @@ def call_signature(args: tuple[Any, ...]) -> tuple[Hashable, ...] | None:
     return tuple(sig)
 
 
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("1", "true", "on", "yes"):
+        return True
+    if value in ("0", "false", "off", "no"):
+        return False
+    return default
+
+
 def direct_launch_enabled() -> bool:
     """``HELION_OPS_DIRECT_LAUNCH=1``: plans start the compiled Triton kernels
     themselves, skipping Triton's argument binding too (read when a plan is built)."""
-    return os.environ.get(DIRECT_LAUNCH_ENV_VAR, "0").strip() in ("1", "true", "on", "yes")
+    return _env_flag(DIRECT_LAUNCH_ENV_VAR, default=False)
 
 
 def fast_path_enabled() -> bool:
     """``HELION_OPS_EAGER_FAST_PATH=0`` turns plans off (every call takes the full path)."""
-    return os.environ.get(FAST_PATH_ENV_VAR, "1").strip() not in ("0", "false", "off", "no")
+    return _env_flag(FAST_PATH_ENV_VAR, default=True)
 
 
 class PlanCache:
