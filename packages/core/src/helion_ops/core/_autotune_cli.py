@@ -95,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_EFFORT,
         help=(
             f"Helion's autotune effort (default {DEFAULT_EFFORT}; 'none' writes Helion's default config; "
-            "'sweep' benchmarks the op's candidate configs with Helion's FiniteSearch)"
+            "'sweep' checks the op's candidate configs against its reference and times each)"
         ),
     )
     parser.add_argument(

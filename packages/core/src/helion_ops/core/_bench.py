@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ._cli_errors import OutputPathError
-from ._compare import clone_args, compare_results, flatten_results
+from ._compare import clone_args, compare_results, flatten_results, tolerance_for
 from ._shapes import parse_fields
 
 if TYPE_CHECKING:
@@ -57,13 +57,6 @@ CUDAGRAPH = "cudagraph"
 DO_BENCH = "do_bench"
 COPY_CEILING_BYTES = 1 << 30
 TOKEN_FIELDS = ("numtokens", "num_tokens", "tokens")
-# Results checked against the reference before timing: a contender that
-# computes something else is flagged rather than celebrated.
-TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
-    torch.bfloat16: (2e-2, 2e-2),
-    torch.float16: (1e-2, 1e-2),
-    torch.float32: (1e-4, 1e-4),
-}
 
 Prepare = Callable[[tuple[Any, ...]], Callable[[], Any]]
 
@@ -424,8 +417,7 @@ def measure_shape(
         # Each shape compiles its own Inductor graph: without a reset the
         # recompile limit would silently send later shapes to eager.
         torch._dynamo.reset()
-        dtype = _dtype_of(args)
-        atol, rtol = TOLERANCES.get(dtype, (1e-2, 1e-2)) if dtype is not None else (1e-2, 1e-2)
+        atol, rtol = tolerance_for(args)
         out: list[Measurement] = []
         for c in contenders:
             cfg = config if c.name == OURS else ""
@@ -451,10 +443,6 @@ def measure_shape(
                 continue
             out.append(Measurement(wrapper.op_name, shape, c.name, method, nbytes, ms, err, close, c.note, cfg))
     return out
-
-
-def _dtype_of(args: Sequence[Any]) -> torch.dtype | None:
-    return next((a.dtype for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()), None)
 
 
 def _check(

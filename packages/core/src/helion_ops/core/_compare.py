@@ -22,6 +22,23 @@ class Comparison:
     close: bool
 
 
+# Results are checked against the reference before they count (a bench
+# contender, a tuning candidate): one that computes something else is
+# flagged or dropped rather than celebrated. (atol, rtol) by input dtype.
+TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
+    torch.bfloat16: (2e-2, 2e-2),
+    torch.float16: (1e-2, 1e-2),
+    torch.float32: (1e-4, 1e-4),
+}
+DEFAULT_TOLERANCE = (1e-2, 1e-2)
+
+
+def tolerance_for(args: Sequence[Any]) -> tuple[float, float]:
+    """(atol, rtol) for a call: by its first floating-point tensor argument's dtype."""
+    dtype = next((a.dtype for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()), None)
+    return TOLERANCES.get(dtype, DEFAULT_TOLERANCE) if dtype is not None else DEFAULT_TOLERANCE
+
+
 def clone_args(args: Sequence[Any]) -> tuple[Any, ...]:
     """Tensors cloned (so each run starts from the same values), other arguments as they are."""
     return tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)

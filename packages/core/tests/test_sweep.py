@@ -1,0 +1,119 @@
+"""``--effort sweep``'s candidate loop (``_autotune.sweep``), on CPU in Triton's interpreter.
+
+The op writes its input in place, as fused_add_rms_norm and rotary_embedding
+do: the loop must check and time candidates on private copies (the caller's
+arguments stay as they were) and judge them by the reference. A proxy around
+the real bound kernel makes one candidate fail to compile and another write a
+wrong result; a stand-in timer gives each candidate a fixed time, so which
+candidate wins is known in advance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import helion.language as hl
+import pytest
+import torch
+from op_names import unique
+
+from helion_ops.core import interpreter_active, register_kernel
+from helion_ops.core._autotune import bind_for_tuning, sweep, sweep_candidates
+
+pytestmark = pytest.mark.skipif(
+    torch.cuda.is_available() or not interpreter_active(),
+    reason="runs Helion kernels on CPU tensors: needs TRITON_INTERPRET=1 and platform 'cpu'",
+)
+
+BROKEN, WRONG = 4, 2
+# Stand-in time (ms) per candidate, by rows per program: 4 and 2 would win
+# if their results counted; of the rest, 8 is the fastest.
+TIMES = {1: 5.0, 2: 0.1, 4: 0.2, 8: 1.0, 16: 3.0, 32: 4.0}
+
+
+def _scale_in_place(x: torch.Tensor, w: torch.Tensor) -> None:
+    for rows in hl.tile(x.size(0)):
+        x[rows, :] = x[rows, :] * w[None, :]
+
+
+def _reference(x: torch.Tensor, w: torch.Tensor) -> None:
+    x.mul_(w)
+
+
+def _candidates(args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    return [{"block_sizes": [rows]} for rows in (1, 2, 4, 8, 16)]
+
+
+def _rows(config: Any) -> int:
+    return int(config.config["block_sizes"][0])
+
+
+class _Proxy:
+    """The real bound kernel, except that one candidate fails to compile and another writes wrong values."""
+
+    def __init__(self, bound: Any) -> None:
+        self._bound = bound
+        self.rows = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._bound, name)
+
+    def set_config(self, config: Any) -> None:
+        self.rows = _rows(config)
+        if self.rows == BROKEN:
+            raise RuntimeError("stand-in compile failure")
+        self._bound.set_config(config)
+
+    def __call__(self, *args: Any) -> Any:
+        out = self._bound(*args)
+        if self.rows == WRONG:
+            args[0].add_(1.0)
+        return out
+
+
+def _timer(proxy: _Proxy, timed: list[int]) -> Callable[[Callable[[], object]], float]:
+    def timer(fn: Callable[[], object]) -> float:
+        fn()
+        timed.append(proxy.rows)
+        return TIMES[proxy.rows]
+
+    return timer
+
+
+@pytest.fixture
+def op(names: list[str]) -> Any:
+    names.append(unique("sweep_in_place"))
+    return register_kernel(names[-1], reference=_reference, tuning_configs=_candidates, mutates_args=("x",))(
+        _scale_in_place
+    )
+
+
+def _args() -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.randn(37, 16), torch.randn(16)
+
+
+def test_sweep_keeps_the_fastest_candidate_that_matches_the_reference(op: Any) -> None:
+    args = _args()
+    before = args[0].clone()
+    bound = bind_for_tuning(op, args, "sweep", None)
+    default = bound.config_spec.default_config()
+    proxy, timed = _Proxy(bound), []
+    best = sweep(op, args, proxy, default, None, timer=_timer(proxy, timed))
+    assert _rows(best) == 8
+    # The broken and the wrong candidate were never timed; every other one was.
+    assert BROKEN not in timed and WRONG not in timed
+    assert sorted(set(timed)) == sorted(
+        {_rows(c) for c in sweep_candidates(op, args, bound, default)} - {BROKEN, WRONG}
+    )
+    # Checked and timed on copies: the caller's (in-place) argument is untouched.
+    torch.testing.assert_close(args[0], before, rtol=0, atol=0)
+
+
+def test_a_spent_budget_stops_after_the_first_candidate_that_passes(op: Any) -> None:
+    args = _args()
+    bound = bind_for_tuning(op, args, "sweep", None)
+    default = bound.config_spec.default_config()
+    proxy, timed = _Proxy(bound), []
+    best = sweep(op, args, proxy, default, 0, timer=_timer(proxy, timed))
+    assert timed == [_rows(default)] and best == default
