@@ -3,9 +3,9 @@
 The ops are memory-bound, so what matters is how much of a row (or tile) one
 program holds and how many threads share it: enough elements per thread for
 wide loads and several loads in flight, few enough to stay in registers, and
-enough programs to fill the GPU. Each function lists partial configs (laid
-over Helion's default by the autotuner, which drops those the kernel refuses)
-within those limits; Helion's FiniteSearch then times them on the GPU.
+enough programs to fill the GPU. Each function lists partial configs within
+those limits (Helion completes each; the autotuner drops those the kernel
+refuses); the sweep then checks and times them on the GPU.
 """
 
 from __future__ import annotations
