@@ -52,3 +52,15 @@ def _add_one_through_view(x: torch.Tensor) -> None:
     flat = x.view(x.size(0) * x.size(1))
     for chunk in hl.tile(flat.size(0)):
         flat[chunk] = flat[chunk] + 1
+
+
+def _group_sums(x: torch.Tensor, group: int) -> torch.Tensor:
+    """Sums of each run of ``group`` columns, over a flat list of groups (the
+    shape of per_token_group_fp8_quant): ``n // group`` is what equal sizes break."""
+    m, n = x.size()
+    groups = n // group
+    flat = x.reshape(m * groups, group)
+    out = torch.empty([m * groups], dtype=x.dtype, device=x.device)
+    for chunk in hl.tile(m * groups):
+        out[chunk] = flat[chunk, :].sum(-1)
+    return out.view(m, groups)

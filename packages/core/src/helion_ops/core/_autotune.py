@@ -485,7 +485,11 @@ def sweep(
                 if not checked.close:
                     continue
             work = clone_args(args)
-            ms = float(timer(lambda work=work: bound(*work)))
+
+            def run_candidate(work: tuple[Any, ...] = work) -> object:
+                return bound(*work)
+
+            ms = float(timer(run_candidate))
         except Exception:  # a candidate this kernel or GPU cannot run: the others still count
             continue
         if ms < best_ms:

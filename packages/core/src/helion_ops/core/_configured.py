@@ -66,8 +66,9 @@ class ConfiguredHelionKernel:
         self.kernel = helion.kernel(
             fn,
             **{**helion_settings, "static_shapes": False},
-            # The selected key, plus the bridge's size-1 bucket where this helion needs it.
-            key=dynamo_bridge.size1_guarded_key(self.selected_key),
+            # The selected key, plus the bridge's guards (equal sizes; size-1
+            # buckets where this helion needs them).
+            key=dynamo_bridge.guarded_key(self.selected_key),
             autotuner_fn=self._autotuner,
         )
 

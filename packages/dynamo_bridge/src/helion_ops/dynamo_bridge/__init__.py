@@ -8,7 +8,7 @@ another project under any name.
 from __future__ import annotations
 
 from ._capabilities import Capabilities, capabilities
-from ._compat import size1_guarded_key, size_buckets
+from ._compat import equal_size_pattern, guarded_key, size1_guarded_key, size_buckets
 from ._direct import direct_call
 from ._errors import (
     BridgeError,
@@ -40,7 +40,9 @@ __all__ = [
     "WrapperRegistrationError",
     "capabilities",
     "direct_call",
+    "equal_size_pattern",
     "get_mode",
+    "guarded_key",
     "infer_fake_outputs",
     "infer_schema",
     "mutated_parameters",

@@ -367,6 +367,43 @@ def size1_guarded_key(key: Callable[..., Any] | None = None) -> Callable[..., An
     return lambda *args: (user_key(*args), size_buckets(args))
 
 
+# Equal sizes. Needed on every helion we run (seen on 1.5.1 and 1.4.0 with
+# per_token_group_fp8_quant): binding a ``static_shapes=False`` kernel gives
+# equal sizes one symbol (torch's duck sizing), integer arguments included, and
+# the generated host code is simplified under that equality (with ``group_size
+# == hidden``, ``hidden // group_size`` becomes 1), yet the BoundKernel is
+# filed under a key that calls with unequal sizes share: they then run a grid
+# of one group per row. ``equal_size_pattern`` tells such calls apart; it can
+# go once helion's own key records these equalities.
+
+
+def equal_size_pattern(args: Sequence[object]) -> tuple[int, ...]:
+    """Which of a call's sizes (every tensor dimension, then every integer
+    argument, in order) are equal: each replaced by the position of the first
+    equal one, so calls with the same equalities share a pattern."""
+    values: list[int] = []
+    for a in _flatten_containers(args):
+        if isinstance(a, torch.Tensor):
+            values.extend(int(s) for s in a.shape)
+        elif isinstance(a, int) and not isinstance(a, bool):
+            values.append(a)
+    first: dict[int, int] = {}
+    return tuple(first.setdefault(v, i) for i, v in enumerate(values))
+
+
+def guarded_key(key: Callable[..., Any] | None = None) -> Callable[..., Any]:
+    """The ``key=`` for ``helion.kernel`` of every registered kernel: ``key``
+    (when given), the :func:`equal_size_pattern`, and the size-1 buckets where
+    this helion needs the size-1 guard."""
+    buckets = size1_guard_needed()
+
+    def guarded(*args: Any) -> Any:
+        user = key(*args) if key is not None else None
+        return (user, equal_size_pattern(args), size_buckets(args) if buckets else None)
+
+    return guarded
+
+
 # --------------------------------------------------------------------------
 # Fake outputs through Helion's binding: bind, compile the host code for one
 # config and run it with a launcher that does nothing. Every helion from 1.1 to
