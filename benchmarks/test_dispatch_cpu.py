@@ -45,3 +45,24 @@ def test_helion_bind(benchmark: object, args: tuple[torch.Tensor, torch.Tensor, 
     kernel = op_module("rms_norm").rms_norm.kernel
     kernel.bind(args)
     benchmark(kernel.bind, args)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("helpers", ["triton", "plain"])
+def test_helion_host_code_without_launch(
+    benchmark: object, args: tuple[torch.Tensor, torch.Tensor, float], helpers: str
+) -> None:
+    """What a plan runs besides the launch: Helion's generated host code (output
+    allocation, sizes, strides), with Triton's wrapped ``next_power_of_2`` or
+    the plain one the bridge gives plans (``_compat.with_plain_triton_helpers``)."""
+    from helion_ops.dynamo_bridge import _compat
+
+    kernel = op_module("rms_norm").rms_norm.kernel
+    kernel(*args)  # compiles the host code
+    host = _compat.compiled_host_function(kernel, args)
+    if helpers == "plain":
+        host = _compat.with_plain_triton_helpers(host)
+
+    def no_launch(*_: object, **__: object) -> None:
+        return None
+
+    benchmark(lambda: host(*args, _launcher=no_launch))  # type: ignore[operator]

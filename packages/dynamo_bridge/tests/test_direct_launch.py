@@ -81,3 +81,39 @@ def test_an_empty_hook_chain_is_no_hook() -> None:
         assert active() is True
     finally:
         chain.calls.pop()
+
+
+def test_plain_next_power_of_2_answers_as_tritons() -> None:
+    triton = pytest.importorskip("triton")
+    plain = _compat.plain_next_power_of_2()
+    if plain is None:
+        pytest.skip("this triton's next_power_of_2 has no compile-time wrapper")
+    for n in [*range(0, 4100), 5120, 11008, 14336, 2**31 - 1, 2**31, 2**40 + 3]:
+        assert plain(n) == triton.next_power_of_2(n), n
+
+
+def test_host_code_with_plain_helpers_computes_the_same() -> None:
+    """The rebuilt host function runs Helion's code with its own globals
+    (``triton`` swapped for a view with the plain helper); results, keyword
+    defaults and the real ``triton`` module are unchanged."""
+    import helion
+    import torch
+    import triton
+    from kernels_for_tests import _CFG, _group_sums
+
+    if not _compat.triton_interpreter_active():
+        pytest.skip("runs the host code on CPU: needs TRITON_INTERPRET=1")
+    kernel = helion.kernel(_group_sums, static_shapes=False, config=_CFG)
+    x = torch.randn(6, 96)
+    expected = kernel(x, 32)
+    host = _compat.compiled_host_function(kernel, (x, 32))
+    fast = _compat.with_plain_triton_helpers(host)
+    if _compat.plain_next_power_of_2() is None:
+        assert fast is host
+        return
+    assert fast is not host and fast.__kwdefaults__ == host.__kwdefaults__
+    assert fast.__globals__["triton"].next_power_of_2 is _compat.plain_next_power_of_2()
+    assert fast.__globals__["triton"].cdiv is triton.cdiv  # everything else is triton's own
+    assert host.__globals__["triton"] is triton
+    torch.testing.assert_close(fast(x, 32), expected)
+    assert _compat.with_plain_triton_helpers(len) is len  # not generated code: unchanged

@@ -17,6 +17,7 @@ import importlib
 import importlib.metadata
 import os
 import threading
+import types
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
@@ -545,6 +546,47 @@ def compiled_host_function(kernel: Any, args: tuple[object, ...]) -> Callable[..
     before the first call compiled it or where helion keeps it elsewhere."""
     run = getattr(kernel.bind(args), "_run", None)
     return run if callable(run) else None
+
+
+def plain_next_power_of_2() -> Callable[[int], int] | None:
+    """Triton's ``next_power_of_2`` without its compile-time wrapper, or None
+    where it has none. triton >= 3.5 wraps it in ``ConstexprFunction``, whose
+    call unwraps constexpr arguments first: Helion's host code calls it once per
+    reduction dimension per call, and on an H200 host that was about half of
+    the host code's 5.9 us (rms_norm, tools/gpu_variants.py). The wrapped
+    function (``.fn``) is the same code, for plain ints the same answer."""
+    import triton
+
+    fn = getattr(triton.next_power_of_2, "fn", None)
+    return fn if callable(fn) else None
+
+
+class _TritonWithPlainHelpers(types.ModuleType):
+    """``triton`` as the host code sees it, ``next_power_of_2`` unwrapped."""
+
+    def __init__(self, next_power_of_2: Callable[[int], int]) -> None:
+        super().__init__("triton")
+        self.next_power_of_2 = next_power_of_2
+
+    def __getattr__(self, name: str) -> Any:
+        import triton
+
+        return getattr(triton, name)
+
+
+def with_plain_triton_helpers(host: Callable[..., Any]) -> Callable[..., Any]:
+    """``host`` (Helion's generated host function) seeing :func:`plain_next_power_of_2`
+    as ``triton.next_power_of_2``; ``host`` itself where there is nothing to unwrap."""
+    import triton
+
+    plain = plain_next_power_of_2()
+    if plain is None or not isinstance(host, types.FunctionType) or host.__globals__.get("triton") is not triton:
+        return host
+    env = dict(host.__globals__)
+    env["triton"] = _TritonWithPlainHelpers(plain)
+    fast = types.FunctionType(host.__code__, env, host.__name__, host.__defaults__, host.__closure__)
+    fast.__kwdefaults__ = host.__kwdefaults__
+    return fast
 
 
 def helion_default_launcher() -> Callable[..., Any]:

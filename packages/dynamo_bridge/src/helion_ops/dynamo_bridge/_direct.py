@@ -84,6 +84,7 @@ def direct_call(kernel: Any, args: tuple[object, ...], *, launch_directly: bool 
     host = _compat.compiled_host_function(kernel, args)
     if host is None:
         return None
+    host = _compat.with_plain_triton_helpers(host)
     if not launch_directly or _compat.triton_interpreter_active():
         return host
     launcher = _CompiledLaunches()
