@@ -117,3 +117,27 @@ def test_a_spent_budget_stops_after_the_first_candidate_that_passes(op: Any) -> 
     proxy, timed = _Proxy(bound), []
     best = sweep(op, args, proxy, default, 0, timer=_timer(proxy, timed))
     assert timed == [_rows(default)] and best == default
+
+
+@pytest.mark.parametrize(
+    ("shape", "tokens", "method"),
+    [
+        ("hidden=16,numtokens=1", 1, "cudagraph"),
+        ("hidden=16,numtokens=256", 256, "cudagraph"),
+        ("hidden=16,numtokens=4096", 4096, "do_bench"),
+        ("", 300, "do_bench"),
+        ("", 37, "cudagraph"),
+    ],
+)
+def test_tuning_times_decode_shapes_with_cuda_graphs(
+    monkeypatch: pytest.MonkeyPatch, shape: str, tokens: int, method: str
+) -> None:
+    """As the bench does: decode shapes (<= 256 tokens, by the shape's name or
+    the first tensor's rows) by CUDA-graph replays, larger ones by do_bench."""
+    from helion_ops.core import _bench
+    from helion_ops.core._autotune import tuning_timer
+
+    used: list[str] = []
+    monkeypatch.setattr(_bench, "time_ms", lambda fn, how: used.append(how) or 1.0)
+    timer = tuning_timer(shape, (torch.randn(tokens, 16), torch.randn(16)))
+    assert timer(lambda: None) == 1.0 and used == [method]

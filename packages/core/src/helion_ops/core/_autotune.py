@@ -367,33 +367,53 @@ def bind_for_tuning(wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort:
     return helion.kernel(wrapper.raw_kernel_func, **settings).bind(args)
 
 
-def helion_autotune(
-    wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort: str, budget_seconds: int | None
-) -> tuple[dict[str, Any], float, float]:
-    """Helion's autotuner on ``args``; then the tuned and the default config timed with do_bench (ms)."""
-    from triton.testing import do_bench
+def tuning_timer(shape: str, args: tuple[Any, ...]) -> Callable[[Callable[[], object]], float]:
+    """How tuning times a call (ms), as ``helion-ops bench`` does: CUDA-graph
+    replays for decode shapes (<= 256 tokens), do_bench medians otherwise.
+    Decode kernels take a few microseconds, so do_bench's figure is launch-bound:
+    on 2 H200 one config's do_bench time at 256 tokens moved by up to 5x
+    between runs, which made the sweep's choice there close to random."""
+    from ._bench import time_ms, timing_method
 
+    method = timing_method(shape, args)
+
+    def timer(fn: Callable[[], object]) -> float:
+        return time_ms(fn, method)
+
+    return timer
+
+
+def helion_autotune(
+    wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort: str, budget_seconds: int | None, shape: str = ""
+) -> tuple[dict[str, Any], float, float]:
+    """Helion's autotuner (or the sweep) on ``args``; then the tuned and the
+    default config timed by ``tuning_timer`` (ms)."""
     from ._compare import clone_args
 
     if not cuda_available():
         raise AutotuneError(f"op {wrapper.op_name!r}: autotuning needs a CUDA GPU and this process sees none")
+    timer = tuning_timer(shape, args)
     bound = bind_for_tuning(wrapper, args, effort, budget_seconds)
     default = bound.config_spec.default_config()
     if effort == "none":
         tuned = default
     elif effort == "sweep":
-        tuned = sweep(wrapper, args, bound, default, budget_seconds)
+        tuned = sweep(wrapper, args, bound, default, budget_seconds, timer=timer)
     else:
         tuned = bound.autotune(args, force=True)
     # Timed on copies: in-place ops must not drift the inputs later jobs reuse.
     work = clone_args(args)
+
+    def run() -> object:
+        return bound(*work)
+
     bound.set_config(tuned)
-    tuned_ms = float(do_bench(lambda: bound(*work)))
+    tuned_ms = timer(run)
     if tuned == default:
         default_ms = tuned_ms
     else:
         bound.set_config(default)
-        default_ms = float(do_bench(lambda: bound(*work)))
+        default_ms = timer(run)
     return portable_config(json.loads(tuned.to_json()), json.loads(default.to_json())), tuned_ms, default_ms
 
 
@@ -532,7 +552,7 @@ class JobRunner:
                 config, tuned_ms, default_ms = function(wrapper, args, job.effort)
                 autotuner = f"stand-in {name}"
             else:
-                config, tuned_ms, default_ms = helion_autotune(wrapper, args, job.effort, job.budget_seconds)
+                config, tuned_ms, default_ms = helion_autotune(wrapper, args, job.effort, job.budget_seconds, job.shape)
                 autotuner = "helion"
             record = make_record(
                 config=config,
