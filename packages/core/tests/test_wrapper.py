@@ -19,6 +19,7 @@ from helion_ops.core import (
     MISSING_CONFIG_ENV_VAR,
     InvalidSettingsError,
     MissingConfigError,
+    StoredConfigMismatchError,
     UnknownConfigKeyError,
     UnknownOpError,
     get_kernel,
@@ -328,3 +329,25 @@ def test_invalid_policy_is_refused(names: list[str], tmp_path: Path) -> None:
         register_kernel(op, configs=tmp_path, missing_config="sometimes")(scale_rows)
     with pytest.raises(ValueError, match=r"set_missing_config_policy: expected one of .*found 'never'"):
         set_missing_config_policy("never")
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"block_sizes": [4, 4], "num_warps": 2}, {"block_sizes": [4], "reduction_loops": [8, 8]}],
+    ids=["two-block-sizes-for-one-tile", "reduction-loop-the-kernel-lacks"],
+)
+def test_a_stored_config_that_does_not_fit_the_kernel_names_op_platform_and_key(
+    names: list[str], tmp_path: Path, config: dict[str, Any]
+) -> None:
+    """Well formed (the store accepts it) but wrong for this kernel: the first call
+    fails with the op, platform and key, and how to fix it, not inside Helion."""
+    op = unique("misfit")
+    names.append(op)
+    write_configs(tmp_path, op, "cpu", [{"key": {"rows": 4}, "config": config}])
+    wrapper = register_kernel(op, configs=tmp_path, keys={"rows": ("x", 0)})(scale_rows)
+    with pytest.raises(
+        StoredConfigMismatchError,
+        match=rf"op '{op}': the stored config for key 'rows=4' on platform 'cpu' does not fit this kernel: .*"
+        rf"Re-tune it \(`helion-ops autotune {op} --platform cpu`\)",
+    ):
+        wrapper(*make_args(4))

@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "InputValidationError": "_errors",
     "InvalidSettingsError": "_errors",
     "MissingConfigError": "_errors",
+    "StoredConfigMismatchError": "_errors",
     "UnknownConfigKeyError": "_errors",
     "UnknownOpError": "_errors",
     "enable_interpreter_libdevice": "_interpreter",
@@ -72,6 +73,7 @@ __all__ = [
     "MISSING_CONFIG_ENV_VAR",
     "MissingConfigError",
     "MissingConfigPolicy",
+    "StoredConfigMismatchError",
     "UnknownConfigKeyError",
     "UnknownOpError",
     "canonical_platform",
@@ -126,6 +128,7 @@ if TYPE_CHECKING:
         InputValidationError,
         InvalidSettingsError,
         MissingConfigError,
+        StoredConfigMismatchError,
         UnknownConfigKeyError,
         UnknownOpError,
     )

@@ -16,7 +16,7 @@ from typing import Any
 from helion_ops import dynamo_bridge
 
 from ._config_store import ConfigEntry
-from ._errors import MissingConfigError
+from ._errors import MissingConfigError, StoredConfigMismatchError
 from ._policy import MissingConfigPolicy
 from ._selection import ConfigPicker, ConfigSelector, KeySpec
 
@@ -107,6 +107,7 @@ class ConfiguredHelionKernel:
         selected = self.selector.select(args)
         entry = self.entries.get(selected)
         if entry is not None:
+            self._check_fits(bound_kernel, selected, entry.config)
             return helion.Config(**entry.config)
         if self.policy is MissingConfigPolicy.ERROR:
             raise self.missing_config_error(f"no config entry for key {selected!r}")
@@ -115,6 +116,22 @@ class ConfiguredHelionKernel:
             f"(tune it with `helion-ops autotune {self.op_name}`)"
         )
         return bound_kernel.config_spec.default_config()
+
+    def _check_fits(self, bound_kernel: Any, key: str, config: dict[str, Any]) -> None:
+        """Helion's own check of a config against the bound kernel (once per
+        binding), so that a stored entry written for another kernel or helion
+        fails here, naming op, platform and key, not deep inside Helion."""
+        import helion
+
+        try:
+            bound_kernel.config_spec.normalize(helion.Config(**config))
+        except Exception as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise StoredConfigMismatchError(
+                f"op {self.op_name!r}: the stored config for key {key!r} on platform {self.platform!r} does not "
+                f"fit this kernel: {reason}. Found {config}. Re-tune it (`helion-ops autotune {self.op_name} "
+                f"--platform {self.platform}`) or correct the entry in the op's {self.platform}.json."
+            ) from exc
 
     def _autotuner(self, bound_kernel: Any, args: tuple[Any, ...], **_: Any) -> Any:
         return self._search(self.config_for(bound_kernel, tuple(args)))

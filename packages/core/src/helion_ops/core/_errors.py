@@ -35,6 +35,11 @@ class MissingConfigError(HelionOpsError, LookupError):
     """No config exists for an op on this platform and the policy is 'error'."""
 
 
+class StoredConfigMismatchError(HelionOpsError, ValueError):
+    """A stored config is well formed but does not fit the kernel it was selected for
+    (a block size too many, a value the kernel refuses)."""
+
+
 class UnknownConfigKeyError(HelionOpsError, LookupError):
     """A config picker returned a key that no config entry has."""
 
