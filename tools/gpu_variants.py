@@ -185,15 +185,7 @@ def host_breakdown(device: str) -> None:
         "op(*args)": lambda: op(*args),
     }
     print(f"host breakdown: plan={plan is not None} launcher={launcher is not None}", flush=True)
-    for name, fn in steps.items():
-        best = float("inf")
-        for _ in range(20):
-            t0 = time.perf_counter()
-            for _ in range(200):
-                fn()
-            best = min(best, (time.perf_counter() - t0) / 200)
-        torch.cuda.synchronize()
-        print(f"  {name:20s} {best * 1e6:7.2f} us (best of 20 rounds of 200)", flush=True)
+    _print_host_times(steps)
     if launcher is not None:
         print(f"  launches: direct {launcher.direct_launches}, fallback {launcher.fallback_launches}", flush=True)
         _launch_breakdown(op, args, launcher)
@@ -207,6 +199,19 @@ def host_breakdown(device: str) -> None:
     profiler.disable()
     torch.cuda.synchronize()
     pstats.Stats(profiler).sort_stats("tottime").print_stats(14)
+
+
+def _print_host_times(steps: dict[str, Callable[[], object]]) -> None:
+    """Host us per call of each step: best of 20 rounds of 200 back-to-back calls."""
+    for name, fn in steps.items():
+        best = float("inf")
+        for _ in range(20):
+            t0 = time.perf_counter()
+            for _ in range(200):
+                fn()
+            best = min(best, (time.perf_counter() - t0) / 200)
+        torch.cuda.synchronize()
+        print(f"  {name:20s} {best * 1e6:7.2f} us (best of 20 rounds of 200)", flush=True)
 
 
 def _launch_breakdown(op: Any, args: tuple[Any, ...], launcher: Any) -> None:
@@ -234,15 +239,7 @@ def _launch_breakdown(op: Any, args: tuple[Any, ...], launcher: Any) -> None:
         "stream()": stream,
         "hooks()": hooks,
     }
-    for name, fn in steps.items():
-        best = float("inf")
-        for _ in range(20):
-            t0 = time.perf_counter()
-            for _ in range(200):
-                fn()
-            best = min(best, (time.perf_counter() - t0) / 200)
-        torch.cuda.synchronize()
-        print(f"  {name:20s} {best * 1e6:7.2f} us (best of 20 rounds of 200)", flush=True)
+    _print_host_times(steps)
 
 
 def main() -> None:
