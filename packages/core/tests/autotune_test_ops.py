@@ -24,6 +24,7 @@ from typing import Any
 
 import helion.language as hl
 import torch
+from toy_kernels import scale_rows
 
 from helion_ops.core import HelionKernelWrapper, register_kernel
 
@@ -31,13 +32,6 @@ SCALE_OP = "autotune_test_scale"
 PICKED_OP = "autotune_test_picked"
 TOKENS = (1, 3, 17, 40)
 HIDDEN = (8, 24)
-
-
-def scale_rows(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    out = torch.empty_like(x)
-    for rows in hl.tile(x.size(0)):
-        out[rows, :] = x[rows, :] * w[None, :]
-    return out
 
 
 def shift_rows(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
