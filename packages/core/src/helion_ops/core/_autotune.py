@@ -467,14 +467,15 @@ def sweep(
     bound: Any,
     default: Any,
     budget_seconds: int | None,
-    timer: Callable[[Callable[[], object]], float] | None = None,
+    *,
+    timer: Callable[[Callable[[], object]], float],
 ) -> Any:
     """The fastest of ``sweep_candidates`` that computes what the op's reference does.
 
     Each candidate is compiled, run on private copies of ``args`` and checked
-    against the reference (outputs and every argument written in place; see
-    ``_compare``), then timed (``timer``, Triton's do_bench by default) on
-    another private copy; a candidate that fails to compile, fails to run or
+    against what the reference computed once on its own copy (outputs and
+    every argument written in place; see ``_compare``), then timed (``timer``,
+    see ``tuning_timer``) on another private copy; a candidate that fails to compile, fails to run or
     differs is dropped. With ``budget_seconds``, no new candidate starts after
     the budget once one has passed.
 
@@ -485,14 +486,14 @@ def sweep(
     default (tools/gpu_variants.py); this loop also checks against the
     reference rather than against the default config.
     """
-    from ._compare import clone_args, run_and_compare, tolerance_for
+    from ._compare import clone_args, compare_to_expected, expected_results, tolerance_for
 
-    if timer is None:
-        from triton.testing import do_bench
-
-        timer = do_bench
     candidates = sweep_candidates(wrapper, args, bound, default)
     atol, rtol = tolerance_for(args)
+    try:
+        expected = None if wrapper.reference is None else expected_results(wrapper.reference, args)
+    except Exception:  # no candidate can be checked: as when each check fails, the default stays
+        return default
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     best, best_ms = default, math.inf
     for config in candidates:
@@ -500,8 +501,8 @@ def sweep(
             break
         try:
             bound.set_config(config)
-            if wrapper.reference is not None:
-                checked = run_and_compare(bound, wrapper.reference, args, f"op {wrapper.op_name!r}", atol=atol, rtol=rtol)
+            if expected is not None:
+                checked = compare_to_expected(bound, args, expected, f"op {wrapper.op_name!r}", atol=atol, rtol=rtol)
                 if not checked.close:
                     continue
             work = clone_args(args)

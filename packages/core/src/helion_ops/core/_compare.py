@@ -111,6 +111,32 @@ def _worse(a: Comparison, b: Comparison) -> Comparison:
     return Comparison(max(a.max_abs, b.max_abs), a.close and b.close)
 
 
+@dataclasses.dataclass(frozen=True)
+class Expected:
+    """What the reference did on its own clone of a call's arguments: its
+    return value, and the arguments afterwards (for in-place writes)."""
+
+    outputs: Any
+    args: tuple[Any, ...]
+
+
+def expected_results(reference: Callable[..., Any], args: Sequence[Any]) -> Expected:
+    theirs = clone_args(args)
+    return Expected(reference(*theirs), theirs)
+
+
+def compare_to_expected(
+    fn: Callable[..., Any], args: Sequence[Any], expected: Expected, what: str, *, atol: float, rtol: float
+) -> Comparison:
+    """Run ``fn`` on a clone of ``args``; compare its outputs and every tensor argument with ``expected``."""
+    ours = clone_args(args)
+    worst = compare_results(fn(*ours), expected.outputs, what, atol, rtol)
+    for i, (mine, ref) in enumerate(zip(ours, expected.args, strict=True)):
+        if isinstance(mine, torch.Tensor) and isinstance(ref, torch.Tensor):
+            worst = _worse(worst, compare_tensors(mine, ref, f"{what}, argument {i} after the call", atol, rtol))
+    return worst
+
+
 def run_and_compare(
     fn: Callable[..., Any],
     reference: Callable[..., Any],
@@ -121,9 +147,4 @@ def run_and_compare(
     rtol: float,
 ) -> Comparison:
     """Run ``fn`` and ``reference`` on separate clones of ``args``; compare outputs and every tensor argument."""
-    ours, theirs = clone_args(args), clone_args(args)
-    worst = compare_results(fn(*ours), reference(*theirs), what, atol, rtol)
-    for i, (mine, ref) in enumerate(zip(ours, theirs, strict=True)):
-        if isinstance(mine, torch.Tensor) and isinstance(ref, torch.Tensor):
-            worst = _worse(worst, compare_tensors(mine, ref, f"{what}, argument {i} after the call", atol, rtol))
-    return worst
+    return compare_to_expected(fn, args, expected_results(reference, args), what, atol=atol, rtol=rtol)
