@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ._cli_errors import OutputPathError
-from ._compare import clone_args, compare_results, flatten_results, tolerance_for
+from ._compare import clone_args, flatten_results, tolerance_for
 from ._shapes import parse_fields
 
 if TYPE_CHECKING:
@@ -448,20 +448,21 @@ def measure_shape(
 def _check(
     wrapper: HelionKernelWrapper, c: Contender, args: tuple[Any, ...], atol: float, rtol: float
 ) -> tuple[float, bool]:
-    from ._compare import compare_tensors
+    from ._compare import compare_to_expected, expected_results
 
-    if c.name == "torch" or wrapper.reference is None:
+    if c.name == "torch" or wrapper.reference is None or c.prepare is None:
         return 0.0, True
-    mine, theirs = clone_args(args), clone_args(args)
-    what = f"op {wrapper.op_name!r} ({c.name})"
-    result = compare_results(c.prepare(mine)() if c.prepare else None, wrapper.reference(*theirs), what, atol, rtol)
-    worst, close = result.max_abs, result.close
-    if c.check_args:
-        for i, (a, b) in enumerate(zip(mine, theirs, strict=True)):
-            if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-                cmp = compare_tensors(a, b, f"{what}, argument {i}", atol, rtol)
-                worst, close = max(worst, cmp.max_abs), close and cmp.close
-    return worst, close
+    prepare = c.prepare
+    result = compare_to_expected(
+        lambda *mine: prepare(mine)(),
+        args,
+        expected_results(wrapper.reference, args),
+        f"op {wrapper.op_name!r} ({c.name})",
+        atol=atol,
+        rtol=rtol,
+        check_args=c.check_args,
+    )
+    return result.max_abs, result.close
 
 
 def run_bench(
