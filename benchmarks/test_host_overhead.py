@@ -27,8 +27,8 @@ from conftest import needs_cuda, op_module
 from helion_ops.core._eager import call_signature
 
 TOKENS, HIDDEN = 8, 4096
-# The wrapper's plans launch the compiled kernel directly (opt-in until verified
-# on a GPU; read when a plan is built, so set before the first call).
+# The wrapper's plans launch the compiled kernel directly (the default; set in
+# case the environment turned it off: read when a plan is built).
 os.environ.setdefault("HELION_OPS_DIRECT_LAUNCH", "1")
 CALLS = 200
 

@@ -4,9 +4,13 @@
 # /tmp/site-<version> and puts it first on PYTHONPATH and PATH.
 v=${1:-1.5.0}
 site=/tmp/site-$v
-if [ ! -d "$site" ]; then
+# Reinstalled when the carried wheels changed (a warm machine keeps /tmp).
+stamp=$(cat .whl/h$v/*.whl .whl/ours/*.whl | md5sum | cut -c1-32)
+if [ "$(cat "$site/.stamp" 2>/dev/null)" != "$stamp" ]; then
+  rm -rf "$site"
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" \
     .whl/h$v/*.whl .whl/common/*.whl .whl/ours/*.whl >/dev/null 2>&1 || { echo "wheel install failed"; return 1; }
+  echo "$stamp" > "$site/.stamp"
 fi
 export PYTHONPATH=$site PATH=$site/bin:$PATH HELION_AUTOTUNE_BENCHMARK_SUBPROCESS=0 PYTHONUNBUFFERED=1
 python3 -c "import importlib.metadata as m, torch; print('torch', torch.__version__, 'triton', m.version('triton'), 'helion', m.version('helion'), torch.cuda.get_device_name(0))" || return 1

@@ -165,7 +165,7 @@ def host_breakdown(device: str) -> None:
     """Host us per call of each step of an eager rms_norm 8x4096 bf16 call."""
     import os
 
-    os.environ.setdefault("HELION_OPS_DIRECT_LAUNCH", "1")
+    os.environ.setdefault("HELION_OPS_DIRECT_LAUNCH", "1")  # the default; in case the environment says 0
     from helion_ops.core._eager import call_signature
     from helion_ops.kernels import _rms_norm as rms
 
@@ -239,6 +239,15 @@ def _launch_breakdown(op: Any, args: tuple[Any, ...], launcher: Any) -> None:
         "stream()": stream,
         "hooks()": hooks,
     }
+    raw = launcher._raw.get(kernel)
+    if raw is not None:
+        launch, function, head = raw
+        print(f"  learned launch: {getattr(launch, '__qualname__', type(launch).__name__)}", flush=True)
+        # Pointers as ints: the C launch then skips its per-tensor
+        # data_ptr() call and cuPointerGetAttribute (what is that worth?).
+        as_ints = tuple(a.data_ptr() if isinstance(a, torch.Tensor) else a for a in launch_args)
+        steps["learned launch"] = lambda: launch(grid[0], 1, 1, stream(), function, *head, *launch_args)
+        steps["learned launch, int ptrs"] = lambda: launch(grid[0], 1, 1, stream(), function, *head, *as_ints)
     _print_host_times(steps)
 
 

@@ -240,7 +240,7 @@ def test_threads_share_plans_and_get_right_results(names: list[str], tmp_path: P
 def test_gpu_plans_launch_directly_also_under_cuda_graph_capture(
     names: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On a GPU, with HELION_OPS_DIRECT_LAUNCH=1, a plan launches the compiled
+    """On a GPU (direct launches are the default), a plan launches the compiled
     Triton kernel itself (not through Helion's and Triton's launchers), on the
     current stream, so a CUDA graph captures it; replays see new input values."""
     monkeypatch.setenv(DIRECT_LAUNCH_ENV_VAR, "1")
@@ -258,6 +258,8 @@ def test_gpu_plans_launch_directly_also_under_cuda_graph_capture(
     # Repeat calls launched the compiled kernel directly (the first call of a
     # plan goes through Helion's launcher to find it).
     assert plan.launcher.direct_launches >= 1, (plan.launcher.direct_launches, plan.launcher.fallback_launches)
+    # ... and learned, on its second launch, how to call Triton's launch again.
+    assert len(plan.launcher._raw) == 1, plan.launcher._raw
 
     static_x, static_w = _args(32)
     wrapper(static_x, static_w)

@@ -14,17 +14,38 @@ _compat = importlib.import_module(f"{BRIDGE_MODULE}._compat")
 _direct = importlib.import_module(f"{BRIDGE_MODULE}._direct")
 
 
-class _Compiled:
-    """Stands in for triton's CompiledKernel: records direct launches."""
+class _Runner:
+    """Stands in for triton 3.6's compiled launcher (``CompiledKernel.run``):
+    its ``__call__`` hands the C ``launch`` the grid, stream, function, fixed
+    values and the kernel's arguments spread at the end."""
 
-    function = "function-handle"
-    packed_metadata = "packed"
+    global_scratch_size = 0
+    profile_scratch_size = 0
+    launch_cooperative_grid = False
+    launch_pdl = False
 
     def __init__(self) -> None:
-        self.launches: list[tuple[Any, ...]] = []
+        # Launches through the Python layer (a list: the probe runs this code
+        # with a stand-in ``self`` that reads, but does not write, our attributes).
+        self.python_layer: list[int] = []
+        self.launches: list[tuple[Any, ...]] = []  # what reached the C launch
 
-    def run(self, *args: Any) -> None:
+    def launch(self, *args: Any) -> None:
         self.launches.append(args)
+
+    def __call__(self, gx: int, gy: int, gz: int, stream: int, function: Any, *args: Any) -> None:
+        self.python_layer.append(gx)
+        self.launch(gx, gy, gz, stream, function, self.launch_cooperative_grid, self.launch_pdl, None, None, *args)
+
+
+class _Compiled:
+    """Stands in for triton's CompiledKernel."""
+
+    function = "function-handle"
+    packed_metadata = ("packed",)
+
+    def __init__(self, runner: Any = None) -> None:
+        self.run = runner if runner is not None else _Runner()
 
 
 @pytest.fixture
@@ -46,10 +67,81 @@ def test_first_launch_goes_through_helion_then_direct(launcher: Any) -> None:
     launcher, compiled, fallbacks = launcher
     launcher("kernel", (4,), "x", 3, num_warps=4, num_stages=1)
     launcher("kernel", (5, 2), "y", 1, num_warps=4, num_stages=1)
+    launcher("kernel", (6,), "z", 2, num_warps=4, num_stages=1)
     assert len(fallbacks) == 1
-    # grid padded to three dims, the current stream, then the kernel's own arguments
-    assert compiled.launches == [(5, 2, 1, 7, "function-handle", "packed", None, None, None, "y", 1)]
-    assert (launcher.direct_launches, launcher.fallback_launches) == (1, 1)
+    # The second launch went through the compiled launcher's own code (which
+    # showed the C launch's layout), the third straight to the C launch with
+    # the same fixed values: grid padded to three dims, the current stream.
+    assert len(compiled.run.python_layer) == 1
+    head = (False, False, None, None, ("packed",), None, None, None)
+    assert compiled.run.launches == [
+        (5, 2, 1, 7, "function-handle", *head, "y", 1),
+        (6, 1, 1, 7, "function-handle", *head, "z", 2),
+    ]
+    assert (launcher.direct_launches, launcher.fallback_launches) == (2, 1)
+
+
+class _TupleArgsRunner(_Runner):
+    """triton 3.9's layout: more values, then the kernel's arguments as one tuple."""
+
+    def __call__(self, gx: int, gy: int, gz: int, stream: int, function: Any, *args: Any) -> None:
+        self.python_layer.append(gx)
+        meta, launch_meta, enter, leave, *kernel_args = args
+        self.launch(gx, gy, gz, stream, function, False, False, meta, launch_meta, enter, leave, None, None,
+                    ["annotations"], "signature", tuple(kernel_args))
+
+
+class _ScratchRunner(_Runner):
+    global_scratch_size = 128
+
+
+@pytest.mark.parametrize("runner_type", [_TupleArgsRunner, _ScratchRunner])
+def test_unfamiliar_launch_layouts_keep_the_compiled_launcher(runner_type: type[_Runner]) -> None:
+    """Where the recorded C launch does not show the kernel's arguments spread
+    at the end after fixed values, or the kernel needs scratch buffers (a fresh
+    allocation per launch), every launch stays on Triton's compiled launcher."""
+    compiled = _Compiled(runner_type())
+    launch, function, head = _compat.recorded_raw_launch(compiled, (3, 1, 1), 9, ("x", 5))
+    assert len(compiled.run.python_layer) == 1 and len(compiled.run.launches) == 1  # the probe launched, once
+    assert launch is compiled.run and function == "function-handle"
+    launch(4, 1, 1, 9, function, *head, "y", 6)
+    assert len(compiled.run.python_layer) == 2
+
+
+def test_tritons_own_compiled_launcher_is_probed_not_assumed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installed triton's real ``CudaLauncher.__call__`` (its Python layer;
+    the C function is a recorder here): the probe learns a layout whose replay
+    hands the C function exactly what the Python layer would have."""
+    driver = pytest.importorskip("triton.backends.nvidia.driver")
+    real = object.__new__(driver.CudaLauncher)
+    seen: list[tuple[Any, ...]] = []
+    for name, value in {
+        "num_ctas": 1,
+        "global_scratch_size": 0,
+        "global_scratch_align": 1,
+        "profile_scratch_size": 0,
+        "profile_scratch_align": 1,
+        "launch_cooperative_grid": False,
+        "launch_pdl": False,
+        "gsan_enabled": False,
+        "arg_annotations": [],
+        "kernel_signature": "",
+        "launch": lambda *a: seen.append(a),
+    }.items():
+        setattr(real, name, value)
+    compiled = _Compiled(real)
+    # triton 3.9's layer asks for the active driver first (none on a CPU
+    # machine); it only uses it for features off here.
+    monkeypatch.setattr(driver.triton.runtime.driver, "_active", object(), raising=False)
+    launch, function, head = _compat.recorded_raw_launch(compiled, (2, 1, 1), 5, ("x", 3))
+    launch(4, 1, 1, 5, function, *head, "y", 8)
+    via_python_layer = seen[-1]
+    real(4, 1, 1, 5, function, compiled.packed_metadata, None, None, None, "y", 8)
+    assert via_python_layer == seen[-1]
+    assert len(seen) == 3
+    # The C function itself is called only where the kernel's arguments come
+    # spread at the end (triton 3.5-3.6); otherwise the Python layer stays.
+    assert (launch is not real) == (seen[-1][-2:] == ("y", 8))
 
 
 def test_other_launch_options_keep_helions_path(launcher: Any) -> None:

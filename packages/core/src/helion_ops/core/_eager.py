@@ -28,10 +28,9 @@ from typing import Any
 import torch
 
 FAST_PATH_ENV_VAR = "HELION_OPS_EAGER_FAST_PATH"
-# Plans launch the compiled Triton kernels themselves only where this is "1":
-# that launch path is verified by unit tests with stand-in Triton objects, not
-# yet on a GPU (the one GPU run of the fast path had it disabled by a bug), so
-# it stays opt-in until the GPU-marked tests have passed with it.
+# Plans launch the compiled Triton kernels themselves unless this is "0"
+# (then their launches go through Helion's and Triton's launchers, for
+# diagnosis): verified by the GPU-marked tests on an H100 and an H200.
 DIRECT_LAUNCH_ENV_VAR = "HELION_OPS_DIRECT_LAUNCH"
 # Distinct signatures kept per op before the cache starts over (a plan is a
 # few small objects; an engine sees far fewer shapes than this).
@@ -66,9 +65,10 @@ def _env_flag(name: str, default: bool) -> bool:
 
 
 def direct_launch_enabled() -> bool:
-    """``HELION_OPS_DIRECT_LAUNCH=1``: plans start the compiled Triton kernels
-    themselves, skipping Triton's argument binding too (read when a plan is built)."""
-    return _env_flag(DIRECT_LAUNCH_ENV_VAR, default=False)
+    """Plans start the compiled Triton kernels themselves, skipping Triton's
+    argument binding too, unless ``HELION_OPS_DIRECT_LAUNCH=0`` (read when a
+    plan is built)."""
+    return _env_flag(DIRECT_LAUNCH_ENV_VAR, default=True)
 
 
 def fast_path_enabled() -> bool:

@@ -144,7 +144,9 @@ class HelionKernelWrapper:
 
     def _run_eager(self, *args: Any) -> Any:
         """An eager call (also the custom op's implementation inside compiled
-        graphs): the plan of a signature seen before, else the full path."""
+        graphs): the plan of a signature seen before, else the full path.
+        ``__call__`` repeats these lines rather than calling this: a Python
+        call less per eager call (decode-sized calls are host-bound)."""
         signature = call_signature(args) if self._plans is not None else None
         if signature is not None:
             plan = self._plans.get(signature)  # type: ignore[union-attr]
@@ -181,7 +183,12 @@ class HelionKernelWrapper:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:
             args = self.kernel.normalize_args(*args, **kwargs)
-        return self._run_eager(*args)
+        signature = call_signature(args) if self._plans is not None else None
+        if signature is not None:
+            plan = self._plans.get(signature)  # type: ignore[union-attr]
+            if plan is not None:
+                return plan(*args)
+        return self._run_full(args, signature)
 
     def get_inputs(self) -> dict[str, tuple[Any, ...]]:
         if self.input_generator is None:

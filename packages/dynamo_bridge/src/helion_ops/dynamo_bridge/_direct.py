@@ -20,6 +20,7 @@ the kernel Triton compiled for the first call is the right one for the next.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -31,15 +32,26 @@ class _CompiledLaunches:
 
     The first launch of each Triton kernel goes through Helion's launcher (so
     through Triton, which compiles or finds the kernel) and keeps the compiled
-    kernel it returns; later launches call that kernel's launcher directly on
-    the current stream. Launches with options beyond warps and stages, and
-    every launch while a profiler hook is set, keep Helion's path.
+    kernel it returns; the second goes through the compiled kernel's launcher
+    and learns how to call its C launch function straight away
+    (``_compat.recorded_raw_launch``); later launches do that, on the current
+    stream. Launches with options beyond warps and stages, and every launch
+    while a profiler hook is set, keep Helion's path.
     """
 
-    __slots__ = ("_compiled", "_fallback", "_hooks_active", "_stream", "direct_launches", "fallback_launches")
+    __slots__ = (
+        "_compiled",
+        "_fallback",
+        "_hooks_active",
+        "_raw",
+        "_stream",
+        "direct_launches",
+        "fallback_launches",
+    )
 
     def __init__(self) -> None:
         self._compiled: dict[object, Any] = {}
+        self._raw: dict[object, _compat.RawLaunch] = {}
         # Counted for benchmarks and diagnosis: which path the launches took.
         self.direct_launches = 0
         self.fallback_launches = 0
@@ -48,6 +60,26 @@ class _CompiledLaunches:
         self._hooks_active = _compat.launch_hooks_check()
 
     def __call__(self, triton_kernel: object, grid: tuple[int, ...], *args: object, **options: Any) -> object:
+        raw = self._raw.get(triton_kernel)
+        if raw is None or len(options) != 2 or self._hooks_active():
+            return self._first_launches(triton_kernel, grid, args, options)
+        self.direct_launches += 1
+        launch, function, head = raw
+        dims = len(grid)
+        launch(
+            grid[0],
+            grid[1] if dims > 1 else 1,
+            grid[2] if dims > 2 else 1,
+            self._stream(),
+            function,
+            *head,
+            *args,
+        )
+        return None
+
+    def _first_launches(
+        self, triton_kernel: object, grid: tuple[int, ...], args: tuple[object, ...], options: dict[str, Any]
+    ) -> object:
         compiled = self._compiled.get(triton_kernel)
         if compiled is None or len(options) != 2 or self._hooks_active():
             self.fallback_launches += 1
@@ -56,20 +88,9 @@ class _CompiledLaunches:
                 self._compiled[triton_kernel] = result
             return result
         self.direct_launches += 1
-        dims = len(grid)
-        compiled.run(
-            grid[0],
-            grid[1] if dims > 1 else 1,
-            grid[2] if dims > 2 else 1,
-            self._stream(),
-            compiled.function,
-            compiled.packed_metadata,
-            None,
-            None,
-            None,
-            *args,
-        )
-        return compiled
+        grid3 = (*grid, 1, 1)[:3]
+        self._raw[triton_kernel] = _compat.recorded_raw_launch(compiled, grid3, self._stream(), args)  # type: ignore[arg-type]
+        return None
 
 
 def direct_call(kernel: Any, args: tuple[object, ...], *, launch_directly: bool = False) -> Callable[..., Any] | None:
@@ -88,9 +109,7 @@ def direct_call(kernel: Any, args: tuple[object, ...], *, launch_directly: bool 
     if not launch_directly or _compat.triton_interpreter_active():
         return host
     launcher = _CompiledLaunches()
-
-    def call(*call_args: object) -> Any:
-        return host(*call_args, _launcher=launcher)
-
+    # A partial, not a closure: one Python frame less per call.
+    call = functools.partial(host, _launcher=launcher)
     call.launcher = launcher  # type: ignore[attr-defined]
     return call
