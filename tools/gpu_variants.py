@@ -182,9 +182,11 @@ def host_breakdown(device: str) -> None:
         "torch.empty_like": lambda: torch.empty_like(x),
         "call_signature": lambda: call_signature(args),
         "plan(*args)": (lambda: plan(*args)) if plan is not None else (lambda: None),
+        "plan.replay(args)": (lambda: plan.replay(args)) if getattr(plan, "replay", None) else (lambda: None),
         "op(*args)": lambda: op(*args),
     }
-    print(f"host breakdown: plan={plan is not None} launcher={launcher is not None}", flush=True)
+    replay = getattr(plan, "replay", None)
+    print(f"host breakdown: plan={plan is not None} launcher={launcher is not None} replay={replay is not None}", flush=True)
     _print_host_times(steps)
     if launcher is not None:
         print(f"  launches: direct {launcher.direct_launches}, fallback {launcher.fallback_launches}", flush=True)
@@ -202,16 +204,19 @@ def host_breakdown(device: str) -> None:
 
 
 def _print_host_times(steps: dict[str, Callable[[], object]]) -> None:
-    """Host us per call of each step: best of 20 rounds of 200 back-to-back calls."""
+    """Host us per call of each step: best of 20 rounds of 100 back-to-back
+    calls, the GPU drained before each round (so launches never wait for a
+    full launch queue: round time is host time)."""
     for name, fn in steps.items():
         best = float("inf")
         for _ in range(20):
+            torch.cuda.synchronize()
             t0 = time.perf_counter()
-            for _ in range(200):
+            for _ in range(100):
                 fn()
-            best = min(best, (time.perf_counter() - t0) / 200)
+            best = min(best, (time.perf_counter() - t0) / 100)
         torch.cuda.synchronize()
-        print(f"  {name:20s} {best * 1e6:7.2f} us (best of 20 rounds of 200)", flush=True)
+        print(f"  {name:24s} {best * 1e6:7.2f} us (best of 20 rounds of 100)", flush=True)
 
 
 def _launch_breakdown(op: Any, args: tuple[Any, ...], launcher: Any) -> None:
@@ -239,7 +244,7 @@ def _launch_breakdown(op: Any, args: tuple[Any, ...], launcher: Any) -> None:
         "stream()": stream,
         "hooks()": hooks,
     }
-    raw = launcher._raw.get(kernel)
+    raw = launcher._raw.get(id(kernel))
     if raw is not None:
         launch, function, head = raw
         print(f"  learned launch: {getattr(launch, '__qualname__', type(launch).__name__)}", flush=True)

@@ -21,6 +21,8 @@ on a copy of the same inputs, outputs and in-place updates alike:
   manual ``torch.cuda.CUDAGraph`` per batch size, replayed with the static
   inputs refilled (in-place inputs reset) before each replay;
 - each op's own input generator at hidden 4096 and 1, 256, 4096 tokens;
+- repeat eager calls: six per batch size, the last ones replaying the
+  recorded host code (fresh inputs each call);
 - config selection: the platform name, the key each op chose, and the
   missing-config policy 'default' warning once.
 
@@ -174,6 +176,26 @@ def test_realistic_shapes_from_the_input_generator(name, tol):
     assert len(inputs) == len(REALISTIC_TOKENS)
     for key, args in inputs.items():
         check_call(spec, tol, spec.op, tuple(args), what=f"{name} {key}: ")
+
+
+@OPS
+@pytest.mark.parametrize("tol", tolerance_params((BFLOAT16, FLOAT32)))
+def test_repeat_eager_calls_replay_the_host_code(name, tol):
+    """Six eager calls per batch size (1, 8, 256), each with fresh inputs and
+    checked against the reference: the first takes the full path, the next
+    run the plan while it learns the direct launches, the last replay the
+    recorded host code (allocations, views, C launch). Every shipped op's
+    host code must be replayable, and its replays must launch directly."""
+    from helion_ops.core._eager import call_signature
+
+    spec = SPECS[name]
+    for tokens in CUDA_GRAPH_TOKENS:
+        for call in range(6):
+            args = spec.make_args(tokens, WIDTH, tol.dtype, DEVICE)
+            check_call(spec, tol, spec.op, args, what=f"{name} eager, {tokens} tokens, call {call}: ")
+        plan = spec.op._plans.get(call_signature(args))
+        assert plan is not None and getattr(plan, "replay", None) is not None, f"{name}: no replay at {tokens} tokens"
+        assert plan.launcher.direct_launches >= 3
 
 
 # ------------------------------------------------------------------ config selection

@@ -19,7 +19,7 @@ import os
 import threading
 import types
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import torch
 
@@ -704,3 +704,60 @@ class _RecordingLauncher:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._runner, name)
+
+
+# --------------------------------------------------------------------------
+# Recording the PyTorch operations of one host-code call (see _replay.py).
+# torch internals: ``TorchDispatchMode`` (torch.utils._python_dispatch) sees
+# every ATen operation a Python call runs, factory functions included, and
+# ``OpOverload.is_view`` marks operations whose result aliases an input; both
+# exist from torch 2.0 to 2.15. Revisit with every torch release.
+# --------------------------------------------------------------------------
+_ALLOCATION_OPS = frozenset({"aten.empty", "aten.empty_like", "aten.empty_strided", "aten.new_empty", "aten.new_empty_strided"})
+
+
+class RecordedOp(NamedTuple):
+    """One ATen operation: ``allocation`` (an empty tensor), ``view`` (of
+    ``source``, its first tensor argument) or ``other``."""
+
+    kind: str
+    source: torch.Tensor | None
+    result: object
+
+    def results(self) -> list[torch.Tensor]:
+        values = self.result if isinstance(self.result, (list, tuple)) else [self.result]
+        return [v for v in values if isinstance(v, torch.Tensor)]
+
+
+def _classify(func: Any, args: Sequence[object], result: object) -> RecordedOp:
+    if str(func.overloadpacket) in _ALLOCATION_OPS:
+        return RecordedOp("allocation", None, result)
+    if getattr(func, "is_view", False):
+        source = next((a for a in args if isinstance(a, torch.Tensor)), None)
+        return RecordedOp("view", source, result)
+    return RecordedOp("other", None, result)
+
+
+@functools.cache
+def _recorder_type() -> type:
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class _Recorder(TorchDispatchMode):  # type: ignore[misc]
+        def __init__(self, ops: list[RecordedOp]) -> None:
+            super().__init__()
+            self.ops = ops
+
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            result = func(*args, **(kwargs or {}))
+            self.ops.append(_classify(func, args, result))
+            return result
+
+    return _Recorder
+
+
+@contextlib.contextmanager
+def recorded_aten_ops() -> Iterator[list[RecordedOp]]:
+    """Within the block, every ATen operation run is appended to the list yielded."""
+    ops: list[RecordedOp] = []
+    with _recorder_type()(ops):
+        yield ops
