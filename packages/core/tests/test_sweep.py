@@ -19,7 +19,7 @@ import torch
 from op_names import unique
 
 from helion_ops.core import interpreter_active, register_kernel
-from helion_ops.core._autotune import bind_for_tuning, sweep, sweep_candidates
+from helion_ops.core._autotune import AutotuneError, bind_for_tuning, sweep, sweep_candidates
 
 pytestmark = pytest.mark.skipif(
     torch.cuda.is_available() or not interpreter_active(),
@@ -117,6 +117,34 @@ def test_a_spent_budget_stops_after_the_first_candidate_that_passes(op: Any) -> 
     proxy, timed = _Proxy(bound), []
     best = sweep(op, args, proxy, default, 0, timer=_timer(proxy, timed))
     assert timed == [_rows(default)] and best == default
+
+
+def test_a_job_whose_every_candidate_differs_fails_instead_of_keeping_the_default(op: Any) -> None:
+    """The default config is a candidate too: when it and every other one
+    differ from the reference (or fail), the sweep raises rather than
+    returning the default as if it were tuned."""
+    args = _args()
+    bound = bind_for_tuning(op, args, "sweep", None)
+    default = bound.config_spec.default_config()
+
+    class _AllWrong(_Proxy):
+        def __call__(self, *call_args: Any) -> Any:
+            out = self._bound(*call_args)
+            call_args[0].add_(1.0)
+            return out
+
+    proxy = _AllWrong(bound)
+    with pytest.raises(AutotuneError, match=r"none of \d+ candidate configs .*matched the reference.*largest difference 1"):
+        sweep(op, args, proxy, default, None, timer=_timer(proxy, []))
+
+
+def test_a_reference_that_raises_fails_the_job(op: Any) -> None:
+    args = _args()
+    bound = bind_for_tuning(op, args, "sweep", None)
+    default = bound.config_spec.default_config()
+    op.reference = lambda x, w: (_ for _ in ()).throw(ValueError("reference broke"))
+    with pytest.raises(AutotuneError, match=r"its reference failed on the tuning inputs \(ValueError: reference broke\)"):
+        sweep(op, args, bound, default, None, timer=lambda fn: 1.0)
 
 
 @pytest.mark.parametrize(

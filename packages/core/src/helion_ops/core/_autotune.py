@@ -492,10 +492,15 @@ def sweep(
     atol, rtol = tolerance_for(args)
     try:
         expected = None if wrapper.reference is None else expected_results(wrapper.reference, args)
-    except Exception:  # no candidate can be checked: as when each check fails, the default stays
-        return default
+    except Exception as exc:
+        raise AutotuneError(
+            f"op {wrapper.op_name!r}: its reference failed on the tuning inputs ({type(exc).__name__}: {exc}), "
+            "so no candidate config can be checked; fix the reference or the input generator"
+        ) from exc
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     best, best_ms = default, math.inf
+    # Why candidates were dropped, for the error when none is left.
+    largest_difference, first_error = 0.0, None
     for config in candidates:
         if deadline is not None and time.monotonic() > deadline and best_ms < math.inf:
             break
@@ -504,6 +509,7 @@ def sweep(
             if expected is not None:
                 checked = compare_to_expected(bound, args, expected, f"op {wrapper.op_name!r}", atol=atol, rtol=rtol)
                 if not checked.close:
+                    largest_difference = max(largest_difference, checked.max_abs)
                     continue
             work = clone_args(args)
 
@@ -511,10 +517,20 @@ def sweep(
                 return bound(*work)
 
             ms = float(timer(run_candidate))
-        except Exception:  # a candidate this kernel or GPU cannot run: the others still count
+        except Exception as exc:  # a candidate this kernel or GPU cannot run: the others still count
+            first_error = first_error or f"{type(exc).__name__}: {exc}"
             continue
         if ms < best_ms:
             best, best_ms = config, ms
+    if best_ms == math.inf:
+        # Before, the default came back as if tuned: a job whose every
+        # candidate differed from the reference looked like a tuned one.
+        raise AutotuneError(
+            f"op {wrapper.op_name!r}: none of {len(candidates)} candidate configs (Helion's default included) "
+            f"matched the reference within atol={atol}, rtol={rtol} (largest difference {largest_difference:.3g}"
+            f"{'; first error: ' + first_error[:200] if first_error else ''}); the job fails and the op keeps "
+            "its other entries: check the kernel against its reference at this shape"
+        )
     return best
 
 
