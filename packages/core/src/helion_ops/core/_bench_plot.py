@@ -70,7 +70,9 @@ def build_figure(records: Sequence[Mapping[str, Any]], ceiling_tbps: float, titl
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    # tight_layout ignores the suptitle: keep half an inch above the first
+    # plot's own title for it (the 2026-11-28 H100 plot printed one over the other).
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - (0.5 / fig.get_figheight() if title else 0.0)))
     return fig
 
 
