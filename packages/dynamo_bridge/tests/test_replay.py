@@ -10,6 +10,7 @@ layout. The real launch runs in core's and the kernels' GPU-marked tests.
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Any
 
 import pytest
@@ -99,6 +100,9 @@ def test_a_replay_launches_with_the_current_calls_addresses(compiled: _Compiled)
     grid_and_stream = compiled.run.launches[-1][:5]
     assert grid_and_stream == (2, 1, 1, 7, "fn")
     assert plan.launcher.direct_launches >= 2
+    # The replay is generated straight-line code; recorded values (sizes,
+    # grid, scalars, eps) are bound by name, never printed into its source.
+    assert "data_ptr()" in plan.replay.source and not re.search(r"(?<!\w)[\d.]", plan.replay.source)
 
 
 def test_views_are_traced_to_their_own_argument_not_to_a_shared_buffer(compiled: _Compiled) -> None:

@@ -124,7 +124,7 @@ class _Plan:
         launcher = self.launcher
         if replay is not None and not launcher.hooks_active():
             launcher.direct_launches += replay.launch_count
-            return replay(args)
+            return replay.run(*args)
         if replay is None and self._recordings < _replay.MAX_RECORDINGS:
             return self._record(args)
         return self._host(*args, _launcher=launcher)

@@ -70,9 +70,17 @@ _ResultShape = None | _Source | tuple[type, tuple[_Source, ...]]
 
 
 class Replay:
-    """One recorded call of a plan's host code, run again for new arguments."""
+    """One recorded call of a plan's host code, run again for new arguments.
 
-    __slots__ = ("_allocations", "_launches", "_result", "_stream", "launch_count")
+    ``run(*args)`` is a function generated for this recording: straight-line
+    code with the allocations, the launches and the return value written out,
+    every recorded value (sizes, grid, scalars, the launch function) bound by
+    name from a namespace, never printed into the source. Host time is what
+    this path is for: a generic loop over the recording (rebuilding argument
+    lists per call) cost about 2 us per rms_norm call on an H100 host beyond
+    the C launch and the allocation it drives."""
+
+    __slots__ = ("launch_count", "run", "source")
 
     def __init__(
         self,
@@ -80,35 +88,63 @@ class Replay:
         launches: Sequence[_Launch],
         result: _ResultShape,
         stream: Callable[[], int],
+        arg_count: int,
     ) -> None:
-        self._allocations = tuple(allocations)
-        self._launches = tuple(launches)
-        self._result = result
-        self._stream = stream
-        self.launch_count = len(self._launches)
+        self.launch_count = len(launches)
+        self.source, namespace = _replay_source(allocations, launches, result, arg_count)
+        namespace["empty_strided"] = torch.empty_strided
+        namespace["stream"] = stream
+        exec(compile(self.source, "<helion-ops host-code replay>", "exec"), namespace)  # noqa: S102
+        self.run: Callable[..., Any] = namespace["replay"]
 
     def __call__(self, args: tuple[Any, ...]) -> Any:
-        empty = torch.empty_strided
-        allocated = [
-            empty(size, stride, dtype=dtype, device=device) for size, stride, dtype, device in self._allocations
-        ]
-        stream = self._stream()
-        for launch, function, head, grid, constants, pointers in self._launches:
-            call_args = list(constants)
-            for position, from_allocation, index, offset in pointers:
-                call_args[position] = (allocated if from_allocation else args)[index].data_ptr() + offset
-            launch(*grid, stream, function, *head, *call_args)
-        return _rebuild(self._result, args, allocated)
+        return self.run(*args)
 
 
-def _rebuild(shape: _ResultShape, args: tuple[Any, ...], allocated: list[torch.Tensor]) -> Any:
-    if shape is None:
-        return None
-    if isinstance(shape[0], bool):
-        from_allocation, index = shape  # type: ignore[misc]
-        return allocated[index] if from_allocation else args[index]
-    container, items = shape  # type: ignore[misc]
-    return container((allocated[i] if from_alloc else args[i]) for from_alloc, i in items)
+def _replay_source(
+    allocations: Sequence[tuple[tuple[int, ...], tuple[int, ...], torch.dtype, torch.device]],
+    launches: Sequence[_Launch],
+    result: _ResultShape,
+    arg_count: int,
+) -> tuple[str, dict[str, Any]]:
+    """The replay function's source and the namespace its names refer to."""
+    namespace: dict[str, Any] = {}
+
+    def bound(value: object) -> str:
+        name = f"c{len(namespace)}"
+        namespace[name] = value
+        return name
+
+    def tensor(source: _Source) -> str:
+        from_allocation, index = source
+        return f"out{index}" if from_allocation else f"arg{index}"
+
+    lines = [f"def replay({''.join(f'arg{i}, ' for i in range(arg_count))}):"]
+    for j, (size, stride, dtype, device) in enumerate(allocations):
+        lines.append(
+            f"    out{j} = empty_strided({bound(size)}, {bound(stride)}, dtype={bound(dtype)}, device={bound(device)})"
+        )
+    lines.append("    s = stream()")
+    for launch in launches:
+        pointers = {p.position: p for p in launch.pointers}
+        values = [bound(v) for v in launch.grid] + ["s", bound(launch.function)] + [bound(v) for v in launch.head]
+        for position, constant in enumerate(launch.constants):
+            pointer = pointers.get(position)
+            if pointer is None:
+                values.append(bound(constant))
+            else:
+                address = f"{tensor((pointer.from_allocation, pointer.source_index))}.data_ptr()"
+                values.append(address if pointer.offset == 0 else f"{address} + {bound(pointer.offset)}")
+        lines.append(f"    {bound(launch.launch)}({', '.join(values)})")
+    if result is None:
+        lines.append("    return None")
+    elif isinstance(result[0], bool):
+        lines.append(f"    return {tensor(result)}")  # type: ignore[arg-type]
+    else:
+        container, items = result  # type: ignore[misc]
+        listed = "".join(f"{tensor(item)}, " for item in items)
+        lines.append(f"    return ({listed})" if container is tuple else f"    return [{listed}]")
+    return "\n".join(lines) + "\n", namespace
 
 
 class RecordedLaunch(NamedTuple):
@@ -171,7 +207,7 @@ def build_replay(
     shape = _result_shape(result, roots)
     if shape is False:
         return None
-    return Replay(allocations, replay_launches, shape, stream)  # type: ignore[arg-type]
+    return Replay(allocations, replay_launches, shape, stream, len(args))  # type: ignore[arg-type]
 
 
 def _result_shape(result: Any, roots: dict[int, tuple[torch.Tensor, _Source]]) -> _ResultShape | bool:
