@@ -66,3 +66,26 @@ def test_helion_host_code_without_launch(
         return None
 
     benchmark(lambda: host(*args, _launcher=no_launch))  # type: ignore[operator]
+
+
+def test_host_code_replay_without_launch(benchmark: object, args: tuple[torch.Tensor, torch.Tensor, float]) -> None:
+    """What a plan runs instead of the host code once it has a replay
+    (``dynamo_bridge._replay``): the generated straight-line code (allocation,
+    addresses, the launch call), with a launch function that does nothing.
+    Compare with ``test_helion_host_code_without_launch[plain]``."""
+    from helion_ops.dynamo_bridge import _compat, _replay
+
+    kernel = op_module("rms_norm").rms_norm.kernel
+    kernel(*args)
+    host = _compat.with_plain_triton_helpers(_compat.compiled_host_function(kernel, args))
+    recorded: list[_replay.RecordedLaunch] = []
+
+    def record(triton_kernel: object, grid: tuple[int, ...], *launch_args: object, **_: object) -> None:
+        no_launch = (lambda *_: None, 0, ())
+        recorded.append(_replay.RecordedLaunch(triton_kernel, grid, launch_args, no_launch))
+
+    with _compat.recorded_aten_ops() as ops:
+        result = host(*args, _launcher=record)
+    replay = _replay.build_replay(args, ops, recorded, result, lambda: 0)
+    assert replay is not None
+    benchmark(replay.run, *args)  # type: ignore[operator]
