@@ -10,14 +10,8 @@
 #     the two runs' configs timed side by side (tools/compare_tuned.py).
 set -u
 source tools/gpu_env.sh 1.5.0 || exit 1
-t0=$(date +%s)
-el() { echo "$(( $(date +%s) - t0 ))s"; }
-timeout 100 python3 -m pytest -q -p no:cacheprovider benchmarks/test_host_overhead.py \
-  --benchmark-json "$OUT/host.json" > "$OUT/host.log" 2>&1
-echo "host rc=$? $(el)"; grep -E "^FAILED|^E " "$OUT/host.log" | head -n 6
-python3 benchmarks/summarize.py "$OUT/host.json"
-timeout 60 python3 tools/gpu_variants.py --only host > "$OUT/breakdown.log" 2>&1
-echo "breakdown rc=$? $(el)"; grep -E "^  [a-zA-Z(]|learned" "$OUT/breakdown.log" | head -n 20
+host_bench 100
+host_breakdown 60
 left=220
 timeout "$left" helion-ops autotune rotary_embedding per_token_group_fp8_quant --effort sweep \
   --shapes numtokens=256 numtokens=4096 --gpus all --out /tmp/tuned > "$OUT/tune.log" 2>&1

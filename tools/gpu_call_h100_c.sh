@@ -6,8 +6,6 @@
 set -u
 source tools/gpu_env.sh 1.5.0 || exit 1
 t0=$(date +%s)
-timeout 90 python3 -m pytest -q -p no:cacheprovider benchmarks/test_host_overhead.py \
-  --benchmark-json "$OUT/host.json" > "$OUT/host.log" 2>&1
-echo "host rc=$? $(( $(date +%s) - t0 ))s"; python3 benchmarks/summarize.py "$OUT/host.json"
+host_bench 90
 timeout 150 helion-ops bench silu_and_mul_fp8_quant --shapes numtokens=1 --json "$OUT/bench.json" > "$OUT/bench.log" 2>&1
 echo "bench rc=$? $(( $(date +%s) - t0 ))s"; grep -E "failed|14336" "$OUT/bench.log" | cut -c1-250 | head -n 6

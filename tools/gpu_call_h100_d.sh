@@ -6,12 +6,8 @@
 set -u
 source tools/gpu_env.sh 1.5.0 || exit 1
 t0=$(date +%s)
-timeout 80 python3 -m pytest -q -p no:cacheprovider benchmarks/test_host_overhead.py \
-  --benchmark-json "$OUT/host.json" > "$OUT/host.log" 2>&1
-echo "host rc=$? $(( $(date +%s) - t0 ))s"; grep -E "^FAILED|^E " "$OUT/host.log" | head -n 4
-python3 benchmarks/summarize.py "$OUT/host.json"
+host_bench 80
 timeout 90 python3 -m pytest -q -m gpu -p no:cacheprovider -rfE -k "repeat_eager or launch_directly" \
   packages/core/tests packages/kernels/tests > "$OUT/tests.log" 2>&1
 echo "tests rc=$? $(( $(date +%s) - t0 ))s: $(tail -n 1 "$OUT/tests.log")"; grep -E "^FAILED|^ERROR" "$OUT/tests.log" | head -n 8
-timeout 40 python3 tools/gpu_variants.py --only host > "$OUT/breakdown.log" 2>&1
-echo "breakdown rc=$? $(( $(date +%s) - t0 ))s"; grep -E "^  [a-zA-Z(]|breakdown" "$OUT/breakdown.log" | head -n 8
+host_breakdown 40

@@ -142,18 +142,6 @@ class HelionKernelWrapper:
     def platform(self) -> str:
         return self.configured.platform
 
-    def _run_eager(self, *args: Any) -> Any:
-        """An eager call (also the custom op's implementation inside compiled
-        graphs): the plan of a signature seen before, else the full path.
-        ``__call__`` repeats these lines rather than calling this: a Python
-        call less per eager call (decode-sized calls are host-bound)."""
-        signature = call_signature(args) if self._plans is not None else None
-        if signature is not None:
-            plan = self._plans.get(signature)  # type: ignore[union-attr]
-            if plan is not None:
-                return plan(*args)
-        return self._run_full(args, signature)
-
     def _run_full(self, args: tuple[Any, ...], signature: Any) -> Any:
         if self.validate is not None:
             self.validate(*args)
@@ -181,6 +169,9 @@ class HelionKernelWrapper:
         return result
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """An eager call (also the custom op's implementation inside compiled
+        graphs, as ``_run_eager``): the plan of a signature seen before, else
+        the full path."""
         if kwargs:
             args = self.kernel.normalize_args(*args, **kwargs)
         signature = call_signature(args) if self._plans is not None else None
@@ -189,6 +180,9 @@ class HelionKernelWrapper:
             if plan is not None:
                 return plan(*args)
         return self._run_full(args, signature)
+
+    # The same method, not a wrapper of it: a Python call less per eager call.
+    _run_eager = __call__
 
     def get_inputs(self) -> dict[str, tuple[Any, ...]]:
         if self.input_generator is None:
