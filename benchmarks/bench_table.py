@@ -65,7 +65,26 @@ def table(records: list[dict[str, Any]]) -> str:
         geomean = math.exp(sum(map(math.log, decode)) / len(decode))
         lines += ["", f"Decode shapes (<= {DECODE_MAX_TOKENS} tokens): geometric-mean speed-up over Inductor "
                   f"{geomean:.2f}x over {len(decode)} shapes."]
+    lines += _noise(records)
     return "\n".join(lines)
+
+
+def _noise(records: list[dict[str, Any]]) -> list[str]:
+    """The run's own noise, where it timed every contender more than once
+    (``helion-ops bench --repeats N``): the spread (max/min - 1) of each row's timings."""
+    spread = sorted(
+        ((r["spread"], r["op"], r["shape"], r["contender"]) for r in records if r.get("spread") is not None),
+        reverse=True,
+    )
+    if not spread:
+        return ["", "Run-to-run noise: not measured in this run (one timing per row; `--repeats N` measures it)."]
+    largest, op, shape, contender = spread[0]
+    median = spread[len(spread) // 2][0]
+    return [
+        "",
+        f"Run-to-run noise (each row timed several times, median reported): spread max/min - 1 "
+        f"median {median * 100:.1f}%, largest {largest * 100:.1f}% ({op} {shape}, {contender}).",
+    ]
 
 
 def main(argv: list[str]) -> int:

@@ -14,6 +14,7 @@ import pytest
 import torch
 from cli_runner import assert_clean_error, run_cli
 
+from helion_ops.core import interpreter_active
 from helion_ops.core._bench import (
     CUDAGRAPH,
     DO_BENCH,
@@ -174,3 +175,46 @@ def test_fp8_results_are_compared_to_one_rounding_step() -> None:
     two_steps = torch.tensor([320.0, 1.0, 0.0], dtype=torch.float32).to(torch.float8_e4m3fn)
     assert compare_tensors(one_step, expected, "q", 2e-2, 2e-2).close
     assert not compare_tensors(two_steps, expected, "q", 2e-2, 2e-2).close
+
+
+# ---------------------------------------------------------------- repeats (the run's own noise)
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available() or not interpreter_active(),
+    reason="runs a Helion kernel on CPU tensors: needs TRITON_INTERPRET=1",
+)
+def test_repeats_report_the_median_and_record_the_spread(
+    names: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--repeats 3``: each contender is checked once and timed three times;
+    the row's time is the median and its spread max/min - 1 is kept (JSON
+    ``spread``); with one timing there is no spread."""
+    from op_names import unique
+    from toy_kernels import scale_rows, scale_rows_ref
+
+    from helion_ops.core import _bench, register_kernel
+
+    names.append(unique("bench_repeats"))
+    wrapper = register_kernel(names[-1], reference=scale_rows_ref, missing_config="default")(scale_rows)
+    args = (torch.randn(5, 8), torch.randn(8))
+    contenders = [
+        _bench.Contender("helion", lambda a: (lambda: wrapper(*a))),
+        _bench.Contender("inductor", lambda a: (lambda: scale_rows_ref(*a)), check_args=False),
+    ]
+    timings = iter([1.0, 1.5, 1.2, 2.0, 2.0, 2.0])
+    monkeypatch.setattr(_bench, "time_ms", lambda fn, method: next(timings))
+    ours, inductor = _bench.measure_shape(wrapper, "rows=5", args, contenders, "default", repeats=3)
+    assert (ours.ms, inductor.ms) == (1.2, 2.0)
+    assert ours.spread == pytest.approx(0.5) and inductor.spread == 0.0
+    record = json_records([ours, inductor], CEILING, ENV, None)[0]
+    assert record["spread"] == pytest.approx(0.5)
+    monkeypatch.setattr(_bench, "time_ms", lambda fn, method: 1.0)
+    (once, _) = _bench.measure_shape(wrapper, "rows=5", args, contenders, "default")
+    assert once.ms == 1.0 and once.spread is None
+
+
+def test_repeats_must_be_a_positive_whole_number() -> None:
+    for bad in ("0", "two"):
+        result = run_cli(["bench", "--all", "--repeats", bad])
+        assert_clean_error(result, 2, r"--repeats: .*expected a positive whole number")

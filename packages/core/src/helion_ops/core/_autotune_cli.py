@@ -48,7 +48,7 @@ PROG = "helion-ops autotune"
 EXIT_FAILED_JOBS = 1
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -99,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument(
-        "--budget-seconds", type=_positive_int, metavar="N", help="Helion's time budget per shape (autotune_budget_seconds)"
+        "--budget-seconds", type=positive_int, metavar="N", help="Helion's time budget per shape (autotune_budget_seconds)"
     )
     parser.add_argument(
         "--shapes",

@@ -241,6 +241,8 @@ class Measurement:
     close: bool | None = None
     note: str = ""
     config: str = ""  # the stored config key the op used for this shape (and how it matched)
+    # With repeats > 1: max/min - 1 over the repeated timings (the run's noise for this row).
+    spread: float | None = None
 
     @property
     def tbps(self) -> float | None:
@@ -358,6 +360,7 @@ def json_records(
                 "max_abs_err": m.max_abs_err,
                 "matches_reference": m.close,
                 "config": m.config,
+                "spread": m.spread,
                 "note": m.note,
                 "copy_ceiling_tbps": ceiling,
                 "timestamp": stamp,
@@ -451,9 +454,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 def measure_shape(
-    wrapper: HelionKernelWrapper, shape: str, args: tuple[Any, ...], contenders: Sequence[Contender], config: str
+    wrapper: HelionKernelWrapper,
+    shape: str,
+    args: tuple[Any, ...],
+    contenders: Sequence[Contender],
+    config: str,
+    repeats: int = 1,
 ) -> list[Measurement]:
-    """Check each contender against the reference, then time it; failures become notes, not crashes."""
+    """Check each contender against the reference, then time it ``repeats``
+    times (the median counts, the spread is recorded); failures become notes, not crashes."""
     method = timing_method(shape, args)
     mutated = mutated_positions(wrapper)
     with torch.no_grad():
@@ -470,7 +479,8 @@ def measure_shape(
                 continue
             try:
                 err, close = _check(wrapper, c, args, atol, rtol)
-                ms = time_ms(c.prepare(args), method)
+                call = c.prepare(args)
+                times = [time_ms(call, method) for _ in range(repeats)]
             except Exception as exc:  # one contender failing must not lose the others' numbers
                 out.append(
                     Measurement(
@@ -485,7 +495,9 @@ def measure_shape(
                     )
                 )
                 continue
-            out.append(Measurement(wrapper.op_name, shape, c.name, method, nbytes, ms, err, close, c.note, cfg))
+            spread = max(times) / min(times) - 1 if repeats > 1 and min(times) > 0 else None
+            ms = statistics.median(times)
+            out.append(Measurement(wrapper.op_name, shape, c.name, method, nbytes, ms, err, close, c.note, cfg, spread))
     return out
 
 
@@ -512,9 +524,11 @@ def _check(
 def run_bench(
     plans: Sequence[tuple[HelionKernelWrapper, Callable[[], Mapping[str, tuple[Any, ...]]]]],
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+    repeats: int = 1,
 ) -> list[Measurement]:
-    """Measure every (op, shape). ``plans``: each op with a function making its shapes on the GPU
-    (called when the op's turn comes, so one op's tensors are freed before the next op's are made)."""
+    """Measure every (op, shape), each contender timed ``repeats`` times. ``plans``: each op with a
+    function making its shapes on the GPU (called when the op's turn comes, so one op's tensors are
+    freed before the next op's are made)."""
     from ._coverage import shape_coverage
 
     results: list[Measurement] = []
@@ -525,7 +539,7 @@ def run_bench(
             log(f"bench {wrapper.op_name} {shape}")
             cov = shape_coverage(wrapper, shape, args)
             config = f"{cov.selected_key} ({cov.match.value})"
-            results.extend(measure_shape(wrapper, shape, args, contenders, config))
+            results.extend(measure_shape(wrapper, shape, args, contenders, config, repeats))
         del shapes
         torch.cuda.empty_cache()
     return results

@@ -264,7 +264,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if w.op_name in specs
     ]
     ceiling = _bench.copy_ceiling_tbps()
-    measurements = _bench.run_bench(plans)
+    measurements = _bench.run_bench(plans, repeats=args.repeats)
     env = _bench.environment()
     title = (
         f"helion-ops bench on {env['device']} ({env['platform']}), dtype {args.dtype or 'generator default'}: "
@@ -322,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list registered ops").set_defaults(func=cmd_list)
     sub.add_parser("doctor", help="versions, capabilities, platform and config coverage").set_defaults(func=cmd_doctor)
 
+    from ._autotune_cli import positive_int
+
     bench = sub.add_parser(
         "bench",
         help="TB/s of ops vs torch eager, Inductor and Liger-Kernel on a CUDA GPU",
@@ -339,6 +341,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--dtype", choices=sorted(("bf16", "fp16", "fp32")), help="input dtype (default: the generator's)"
+    )
+    bench.add_argument(
+        "--repeats",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="time every contender N times: the median is reported and the spread (max/min - 1) recorded, "
+        "the run's own noise (default 1)",
     )
     bench.add_argument("--json", metavar="FILE", help="write one JSON record per (op, shape, contender)")
     bench.add_argument("--plot", metavar="FILE.png", help="write TB/s per shape as a PNG (needs matplotlib)")
