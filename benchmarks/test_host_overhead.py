@@ -20,7 +20,6 @@ that session's H100 run the wrapper measured 27.3 us per call here against
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import pytest
@@ -30,9 +29,6 @@ from conftest import needs_cuda, op_module
 from helion_ops.core._eager import call_signature
 
 TOKENS, HIDDEN = 8, 4096
-# The wrapper's plans launch the compiled kernel directly (the default; set in
-# case the environment turned it off: read when a plan is built).
-os.environ.setdefault("HELION_OPS_DIRECT_LAUNCH", "1")
 CALLS = 100
 
 pytestmark = [needs_cuda, pytest.mark.gpu]

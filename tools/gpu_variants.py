@@ -163,9 +163,6 @@ def group_quant(small: bool, device: str) -> None:
 
 def host_breakdown(device: str) -> None:
     """Host us per call of each step of an eager rms_norm 8x4096 bf16 call."""
-    import os
-
-    os.environ.setdefault("HELION_OPS_DIRECT_LAUNCH", "1")  # the default; in case the environment says 0
     from helion_ops.core._eager import call_signature
     from helion_ops.kernels import _rms_norm as rms
 
@@ -182,7 +179,7 @@ def host_breakdown(device: str) -> None:
         "torch.empty_like": lambda: torch.empty_like(x),
         "call_signature": lambda: call_signature(args),
         "plan(*args)": (lambda: plan(*args)) if plan is not None else (lambda: None),
-        "plan.replay(args)": (lambda: plan.replay(args)) if getattr(plan, "replay", None) else (lambda: None),
+        "plan.replay.run(*args)": (lambda: plan.replay.run(*args)) if getattr(plan, "replay", None) else (lambda: None),
         "op(*args)": lambda: op(*args),
     }
     replay = getattr(plan, "replay", None)

@@ -83,7 +83,7 @@ def test_replay_launches_what_the_host_code_launches(name: str) -> None:
     by_host: list[tuple[Any, ...]] = []
     host_result = host(*fresh, _launcher=lambda k, grid, *a, **o: by_host.append((tuple(grid), a)))
     launches.clear()
-    replay_result = replay(fresh)
+    replay_result = replay.run(*fresh)
     by_replay = [args for kind, args in launches if kind == "replay"]
     assert len(by_host) == len(by_replay) == 1
 

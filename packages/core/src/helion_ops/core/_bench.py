@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ._cli_errors import OutputPathError
-from ._compare import clone_args, flatten_results, tolerance_for
+from ._compare import Expected, clone_args, compare_to_expected, expected_results, flatten_results, tolerance_for
 from ._shapes import parse_fields
 
 if TYPE_CHECKING:
@@ -471,6 +471,7 @@ def measure_shape(
         # recompile limit would silently send later shapes to eager.
         torch._dynamo.reset()
         atol, rtol = tolerance_for(args)
+        expected = _expected(wrapper, args)
         out: list[Measurement] = []
         for c in contenders:
             cfg = config if c.name == OURS else ""
@@ -478,7 +479,7 @@ def measure_shape(
                 out.append(Measurement(wrapper.op_name, shape, c.name, method, nbytes, None, note=c.note, config=cfg))
                 continue
             try:
-                err, close = _check(wrapper, c, args, atol, rtol)
+                err, close = _check(wrapper, c, args, expected, atol, rtol)
                 call = c.prepare(args)
                 times = [time_ms(call, method) for _ in range(repeats)]
             except Exception as exc:  # one contender failing must not lose the others' numbers
@@ -501,18 +502,35 @@ def measure_shape(
     return out
 
 
-def _check(
-    wrapper: HelionKernelWrapper, c: Contender, args: tuple[Any, ...], atol: float, rtol: float
-) -> tuple[float, bool]:
-    from ._compare import compare_to_expected, expected_results
+def _expected(wrapper: HelionKernelWrapper, args: tuple[Any, ...]) -> Expected | Exception | None:
+    """The reference's results on ``args``, once per shape for every contender's
+    check (None without a reference; the exception where the reference raised,
+    so that each contender checked reports it, as when each ran the reference)."""
+    if wrapper.reference is None:
+        return None
+    try:
+        return expected_results(wrapper.reference, args)
+    except Exception as exc:
+        return exc
 
-    if c.name == "torch" or wrapper.reference is None or c.prepare is None:
+
+def _check(
+    wrapper: HelionKernelWrapper,
+    c: Contender,
+    args: tuple[Any, ...],
+    expected: Expected | Exception | None,
+    atol: float,
+    rtol: float,
+) -> tuple[float, bool]:
+    if c.name == "torch" or expected is None or c.prepare is None:
         return 0.0, True
+    if isinstance(expected, Exception):
+        raise expected
     prepare = c.prepare
     result = compare_to_expected(
         lambda *mine: prepare(mine)(),
         args,
-        expected_results(wrapper.reference, args),
+        expected,
         f"op {wrapper.op_name!r} ({c.name})",
         atol=atol,
         rtol=rtol,

@@ -67,8 +67,8 @@ class _CompiledLaunches:
         return self._raw.get(id(triton_kernel))
 
     def __call__(self, triton_kernel: object, grid: tuple[int, ...], *args: object, **options: Any) -> object:
-        raw = self._raw.get(id(triton_kernel))
-        if raw is None or len(options) != 2 or self.hooks_active():
+        raw = self.direct_for(triton_kernel, options)
+        if raw is None:
             return self._first_launches(triton_kernel, grid, args, options)
         self.direct_launches += 1
         launch, function, head = raw

@@ -97,9 +97,6 @@ class Replay:
         exec(compile(self.source, "<helion-ops host-code replay>", "exec"), namespace)  # noqa: S102
         self.run: Callable[..., Any] = namespace["replay"]
 
-    def __call__(self, args: tuple[Any, ...]) -> Any:
-        return self.run(*args)
-
 
 def _replay_source(
     allocations: Sequence[tuple[tuple[int, ...], tuple[int, ...], torch.dtype, torch.device]],
