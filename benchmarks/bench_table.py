@@ -1,20 +1,27 @@
-"""Markdown table of a ``helion-ops bench --json`` file, with the targets'
+"""Markdown table of ``helion-ops bench --json`` files, with the targets'
 figures: % of the copy ceiling, speed-up against Inductor and against the
-faster of Inductor and Liger-Kernel, and the geometric-mean speed-up over
-Inductor on the decode shapes (<= 256 tokens).
+faster of Inductor and Liger-Kernel, the geometric-mean speed-up over
+Inductor on the decode shapes (<= 256 tokens), and each op's worst shape
+against each target.
 
     python benchmarks/bench_table.py docs/bench-nvidia_h100.json
+    python benchmarks/bench_table.py bench-*.json --plot bench.png
+
+Several files (one ``helion-ops bench`` process per GPU, each op in one of
+them) are merged; each record keeps the copy ceiling its process measured.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
 DECODE_MAX_TOKENS = 256
+# Issue 5's targets: "large" shapes move at least this many bytes.
+LARGE_BYTES = 64e6
 
 
 def _tokens(shape: str) -> int:
@@ -35,9 +42,14 @@ def table(records: list[dict[str, Any]]) -> str:
     for r in records:
         by_shape.setdefault((r["op"], r["shape"]), {})[r["contender"]] = r
     first = records[0]
+    ceilings = sorted({round(r["copy_ceiling_tbps"], 2) for r in records})
+    ceiling = (
+        f"copy ceiling {ceilings[0]:.2f} TB/s (measured in the same run)"
+        if len(ceilings) == 1
+        else f"copy ceiling {ceilings[0]:.2f}-{ceilings[-1]:.2f} TB/s (each op's process measured its own, same run)"
+    )
     lines = [
-        f"{first['device']}, torch {first['torch']}, triton {first['triton']}, helion {first['helion']}; "
-        f"copy ceiling {first['copy_ceiling_tbps']:.2f} TB/s (measured in the same run)",
+        f"{first['device']}, torch {first['torch']}, triton {first['triton']}, helion {first['helion']}; {ceiling}",
         "",
         "| op | shape | MB | helion us | helion TB/s (% ceiling) | inductor TB/s | liger TB/s | x inductor | x best of inductor/liger | config key |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -66,7 +78,30 @@ def table(records: list[dict[str, Any]]) -> str:
         lines += ["", f"Decode shapes (<= {DECODE_MAX_TOKENS} tokens): geometric-mean speed-up over Inductor "
                   f"{geomean:.2f}x over {len(decode)} shapes."]
     lines += _noise(records)
+    lines += _targets(by_shape)
     return "\n".join(lines)
+
+
+def _targets(by_shape: dict[tuple[str, str], dict[str, dict[str, Any]]]) -> list[str]:
+    """Per op, its worst shape against each of issue 5's per-shape targets."""
+    worst_pct: dict[str, tuple[float, str]] = {}
+    worst_best: dict[str, tuple[float, str]] = {}
+    for (op, shape), c in by_shape.items():
+        ours = c["helion"]
+        if not ours.get("ms"):
+            continue
+        if ours["bytes"] >= LARGE_BYTES:
+            worst_pct[op] = min(worst_pct.get(op, (math.inf, "")), (ours["pct_of_copy_ceiling"], shape))
+        baselines = [b for b in (c.get("inductor"), c.get("liger")) if b and b.get("ms")]
+        if baselines:
+            ratio = min(b["ms"] for b in baselines) / ours["ms"]
+            worst_best[op] = min(worst_best.get(op, (math.inf, "")), (ratio, shape))
+    lines = ["", "Targets: each op's worst shape", "", "| op | % ceiling at >= 64 MB (>= 90) | x best of inductor/liger (>= 1.0) |", "|---|---|---|"]
+    for op in sorted({op for op, _ in by_shape}):
+        pct = f"{worst_pct[op][0]:.0f}% at {worst_pct[op][1]}" if op in worst_pct else "-"
+        best = f"{worst_best[op][0]:.2f} at {worst_best[op][1]}" if op in worst_best else "-"
+        lines.append(f"| {op} | {pct} | {best} |")
+    return lines
 
 
 def _noise(records: list[dict[str, Any]]) -> list[str]:
@@ -87,13 +122,20 @@ def _noise(records: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python benchmarks/bench_table.py BENCH.json", file=sys.stderr)
-        return 2
-    print(table(json.loads(Path(argv[1]).read_text(encoding="utf-8"))))
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path, help="helion-ops bench --json files (merged)")
+    parser.add_argument("--plot", type=Path, help="also write the merged records' plot (PNG)")
+    args = parser.parse_args(argv)
+    records = [r for f in args.files for r in json.loads(f.read_text(encoding="utf-8"))]
+    print(table(records))
+    if args.plot:
+        from helion_ops.core import write_bench_plot
+
+        first = records[0]
+        write_bench_plot(args.plot, records, title=f"{first['device']}, torch {first['torch']}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv))
+    raise SystemExit(main())

@@ -122,7 +122,8 @@ def _line_data(ax: Any) -> dict[str, list[float]]:
 
 def test_plot_has_shapes_on_x_tbps_on_y_and_the_ceiling_line(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    from helion_ops.core._bench_plot import build_figure, write_plot
+    from helion_ops.core import write_bench_plot
+    from helion_ops.core._bench_plot import build_figure
 
     records = json_records(synthetic_rows(), CEILING, ENV, "bf16")
     fig = build_figure(records, CEILING, title="test")
@@ -142,7 +143,7 @@ def test_plot_has_shapes_on_x_tbps_on_y_and_the_ceiling_line(tmp_path: Path) -> 
     plt.close(fig)
 
     png = tmp_path / "bench.png"
-    write_plot(png, records, CEILING)
+    write_bench_plot(png, records, CEILING)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -175,6 +176,50 @@ def test_fp8_results_are_compared_to_one_rounding_step() -> None:
     two_steps = torch.tensor([320.0, 1.0, 0.0], dtype=torch.float32).to(torch.float8_e4m3fn)
     assert compare_tensors(one_step, expected, "q", 2e-2, 2e-2).close
     assert not compare_tensors(two_steps, expected, "q", 2e-2, 2e-2).close
+
+
+def _bench_table_module() -> Any:
+    """benchmarks/bench_table.py (a script of the repository, not of a package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_table.py"
+    spec = importlib.util.spec_from_file_location("bench_table", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_table_merges_processes_and_names_each_ops_worst_shape(tmp_path: Path, capsys: Any) -> None:
+    pytest.importorskip("matplotlib")
+    env = {**ENV, "triton": "3.6.0", "helion": "1.5.0"}
+    rows = synthetic_rows()
+    first = json_records([r for r in rows if r.op == "rms_norm"], CEILING, env, None)
+    second = json_records([r for r in rows if r.op == "silu_and_mul"], 3.2, env, None)
+    slow = next(r for r in first if r["contender"] == "helion" and r["shape"].endswith("numtokens=4096"))
+    slow.update(ms=0.13, pct_of_copy_ceiling=33.0)  # 0.12 ms for liger: 0.92x the best baseline
+    files = []
+    for name, records in (("a.json", first), ("b.json", second)):
+        files.append(tmp_path / name)
+        files[-1].write_text(json.dumps(records), encoding="utf-8")
+
+    assert _bench_table_module().main([*map(str, files), "--plot", str(tmp_path / "merged.png")]) == 0
+    out = capsys.readouterr().out
+    assert "copy ceiling 3.00-3.20 TB/s (each op's process measured its own, same run)" in out
+    assert "| rms_norm | 33% at hidden=4096,numtokens=4096 | 0.92 at hidden=4096,numtokens=4096 |" in out
+    # silu_and_mul: Liger missing, Inductor 0.08 ms against helion's 0.05.
+    assert "| silu_and_mul | 42% at intermediate=4096,numtokens=8 | 1.60 at intermediate=4096,numtokens=8 |" in out
+    assert (tmp_path / "merged.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_refuses_records_of_one_op_with_two_ceilings() -> None:
+    pytest.importorskip("matplotlib")
+    from helion_ops.core._bench_plot import build_figure
+
+    records = json_records(synthetic_rows(), CEILING, ENV, None)
+    records[0]["copy_ceiling_tbps"] = 2.5
+    with pytest.raises(ValueError, match="rms_norm.*expected one copy ceiling.*pass ceiling_tbps"):
+        build_figure(records)
 
 
 # ---------------------------------------------------------------- repeats (the run's own noise)

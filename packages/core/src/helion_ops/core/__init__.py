@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 # Public name -> the private module defining it.
 _EXPORTS: dict[str, str] = {
+    "write_bench_plot": "_bench_plot",
     "CONFIG_DIR_ENV_VAR": "_config_store",
     "ConfigEntry": "_config_store",
     "ConfigStore": "_config_store",
@@ -95,6 +96,7 @@ __all__ = [
     "register_kernel",
     "registered_kernels",
     "set_missing_config_policy",
+    "write_bench_plot",
 ]
 
 
@@ -117,6 +119,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from ._bench_plot import write_bench_plot
     from ._config_store import CONFIG_DIR_ENV_VAR, ConfigEntry, ConfigStore, key_id
     from ._configured import ConfiguredHelionKernel
     from ._errors import (

@@ -40,8 +40,20 @@ def _series(records: Sequence[Mapping[str, Any]], op: str) -> tuple[list[str], d
     return shapes, {c: ys for c, ys in lines.items() if not all(math.isnan(y) for y in ys)}
 
 
-def build_figure(records: Sequence[Mapping[str, Any]], ceiling_tbps: float, title: str = "") -> Any:
-    """The matplotlib Figure: one subplot per op, shapes on x, TB/s on y, the copy ceiling as a dashed line."""
+def _op_ceiling(records: Sequence[Mapping[str, Any]], op: str, ceiling_tbps: float | None) -> float:
+    """``ceiling_tbps``, else the copy ceiling the op's own records carry (a
+    table merged from several ``helion-ops bench`` processes has one per process)."""
+    if ceiling_tbps is not None:
+        return ceiling_tbps
+    found = {float(r["copy_ceiling_tbps"]) for r in records if r["op"] == op and r.get("copy_ceiling_tbps")}
+    if len(found) != 1:
+        raise ValueError(f"op {op!r}: expected one copy ceiling in its records, found {sorted(found)}; pass ceiling_tbps")
+    return found.pop()
+
+
+def build_figure(records: Sequence[Mapping[str, Any]], ceiling_tbps: float | None = None, title: str = "") -> Any:
+    """The matplotlib Figure: one subplot per op, shapes on x, TB/s on y, the
+    copy ceiling (``ceiling_tbps``, else each op's records' own) as a dashed line."""
     require_matplotlib()
     import matplotlib
 
@@ -53,19 +65,18 @@ def build_figure(records: Sequence[Mapping[str, Any]], ceiling_tbps: float, titl
         raise ValueError("no records to plot")
     fig, axes = plt.subplots(len(ops), 1, figsize=(12, 4.5 * len(ops)), squeeze=False)
     for ax, op in zip(axes[:, 0], ops, strict=True):
+        ceiling = _op_ceiling(records, op, ceiling_tbps)
         shapes, lines = _series(records, op)
         xs = list(range(len(shapes)))
         for contender, ys in lines.items():
             ax.plot(xs, ys, marker=MARKERS.get(contender, "x"), label=contender)
-        ax.axhline(
-            ceiling_tbps, color="black", linestyle="--", linewidth=1, label=f"copy ceiling {ceiling_tbps:.2f} TB/s"
-        )
+        ax.axhline(ceiling, color="black", linestyle="--", linewidth=1, label=f"copy ceiling {ceiling:.2f} TB/s")
         ax.set_title(op)
         ax.set_xlabel("shape")
         ax.set_ylabel("TB/s")
         ax.set_xticks(xs)
         ax.set_xticklabels(shapes, rotation=45, ha="right", fontsize=7)
-        ax.set_ylim(bottom=0, top=max(ceiling_tbps, *(y for ys in lines.values() for y in ys if not math.isnan(y))) * 1.1)
+        ax.set_ylim(bottom=0, top=max(ceiling, *(y for ys in lines.values() for y in ys if not math.isnan(y))) * 1.1)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     if title:
@@ -76,8 +87,11 @@ def build_figure(records: Sequence[Mapping[str, Any]], ceiling_tbps: float, titl
     return fig
 
 
-def write_plot(path: str | Path, records: Sequence[Mapping[str, Any]], ceiling_tbps: float, title: str = "") -> None:
-    """Write the plot (PNG, SVG or PDF by the suffix); OutputPathError if it cannot be written."""
+def write_bench_plot(
+    path: str | Path, records: Sequence[Mapping[str, Any]], ceiling_tbps: float | None = None, title: str = ""
+) -> None:
+    """Write the plot of ``helion-ops bench --json`` records (PNG, SVG or PDF by
+    the suffix); OutputPathError if it cannot be written."""
     fig = build_figure(records, ceiling_tbps, title)
     import matplotlib.pyplot as plt
 

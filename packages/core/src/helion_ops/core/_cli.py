@@ -280,9 +280,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         _bench.write_json(args.json, records)
         print(f"wrote {len(records)} records to {args.json}")
     if args.plot:
-        from ._bench_plot import write_plot
+        from ._bench_plot import write_bench_plot
 
-        write_plot(args.plot, records, ceiling, title=f"{env['device']}, torch {torch.__version__}")
+        write_bench_plot(args.plot, records, ceiling, title=f"{env['device']}, torch {torch.__version__}")
         print(f"wrote {args.plot}")
     bad = [m for m in measurements if m.contender == _bench.OURS and (m.ms is None or m.close is False)]
     for m in bad:

@@ -13,6 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 WARPS = (2, 4, 8, 16)
+# Rows held whole may take a full 1024-thread program: at intermediate 11008 a
+# 16-warp program holds 64 float32 values per thread in registers, so one
+# program fills an SM and it alternates between loading and computing
+# (silu_and_mul_fp8_quant reached 53% of the H200's copy ceiling that way).
+ROW_WARPS = (*WARPS, 32)
+# Chunks of a row loop (``reduction_loops``): the row is read twice (the
+# second time mostly from L2) with few registers, so several programs share an SM.
+ROW_CHUNKS = (1024, 2048, 4096)
 THREADS_PER_WARP = 32
 # Elements one thread holds: from one 16-byte bf16 vector's worth up to what
 # fits in registers next to the float32 math.
@@ -36,12 +44,12 @@ def row_configs(tokens: int, row: int) -> list[dict[str, Any]]:
     for rows in (1, 2, 4, 8, 16):
         if rows > next_power_of_2(tokens):
             break
-        for warps in WARPS:
+        for warps in ROW_WARPS:
             if _fits(rows * width, warps):
                 found.append({"block_sizes": [rows], "reduction_loops": [None], "num_warps": warps})
     if width >= 8192:
         # Long rows: loop over chunks (two passes over the row, fewer registers).
-        for chunk in (2048, 4096):
+        for chunk in ROW_CHUNKS:
             for warps in (4, 8, 16):
                 found.append({"block_sizes": [1], "reduction_loops": [chunk], "num_warps": warps})
     return found
