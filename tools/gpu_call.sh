@@ -2,6 +2,7 @@
 # One device call, its steps in the order given:
 #   bash tools/gpu_call.sh STEP [STEP ...]
 # Steps (each under its own time limit, output into $OUT):
+# Logs come back as $OUT/logs.tgz (a call returns at most 8 files).
 #   tune   helion-ops autotune $TUNE_OPS --effort sweep --shapes $TUNE_SHAPES
 #          --gpus all into /tmp/tuned, returned as $OUT/tuned.tgz
 #   bench  helion-ops bench --repeats $REPEATS on $BENCH_SHAPES, the ops split
@@ -36,14 +37,20 @@ step_tune() {
 step_bench() {
   [ -d "$TUNED_DIR" ] && export HELION_OPS_CONFIG_DIR=$TUNED_DIR
   echo "bench configs: ${HELION_OPS_CONFIG_DIR:-installed package}"
-  local i=0 group
-  for group in $BENCH_GROUPS; do
-    # shellcheck disable=SC2086
-    ( CUDA_VISIBLE_DEVICES=$(( i % gpus )) timeout "${BENCH_LIMIT:-560}" helion-ops bench ${group//,/ } \
-        --shapes $BENCH_SHAPES --repeats "$REPEATS" --json "$OUT/bench-${group%%,*}.json" \
-        > "$OUT/bench-${group%%,*}.log" 2>&1
-      echo "bench ${group}: rc=$? $(el)" ) &
-    i=$(( i + 1 ))
+  local groups=($BENCH_GROUPS) gpu i
+  # One chain of groups per GPU, one after the other on it: two processes
+  # timing on one GPU at once would disturb each other.
+  for (( gpu = 0; gpu < gpus && gpu < ${#groups[@]}; gpu++ )); do
+    (
+      for (( i = gpu; i < ${#groups[@]}; i += gpus )); do
+        local group=${groups[$i]}
+        # shellcheck disable=SC2086
+        CUDA_VISIBLE_DEVICES=$gpu timeout "${BENCH_LIMIT:-560}" helion-ops bench ${group//,/ } \
+          --shapes $BENCH_SHAPES --repeats "$REPEATS" --json "$OUT/bench-${group%%,*}.json" \
+          > "$OUT/bench-${group%%,*}.log" 2>&1
+        echo "bench ${group} (GPU $gpu): rc=$? $(el)"
+      done
+    ) &
   done
   wait
   python3 benchmarks/bench_table.py "$OUT"/bench-*.json --plot "$OUT/bench.png" > "$OUT/bench.md" 2>&1
@@ -65,3 +72,5 @@ for step in "$@"; do
   echo "== $step ($(el))"
   "step_$step"
 done
+# At most 8 files come back from $OUT: the logs travel as one archive.
+tar czf "$OUT/logs.tgz" -C "$OUT" $(cd "$OUT" && ls ./*.log 2>/dev/null) 2>/dev/null && rm -f "$OUT"/*.log

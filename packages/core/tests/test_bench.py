@@ -259,6 +259,40 @@ def test_repeats_report_the_median_and_record_the_spread(
     assert once.ms == 1.0 and once.spread is None
 
 
+@pytest.mark.skipif(
+    torch.cuda.is_available() or not interpreter_active(),
+    reason="runs a Helion kernel on CPU tensors: needs TRITON_INTERPRET=1",
+)
+def test_a_contender_timed_in_place_leaves_the_next_contenders_check_alone(
+    names: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every contender is checked against the reference computed once from
+    the original arguments; a contender whose timed call writes its arguments
+    (an in-place op) must not change what the next one is checked on."""
+    from op_names import unique
+    from toy_kernels import scale_rows, scale_rows_ref
+
+    from helion_ops.core import _bench, register_kernel
+
+    names.append(unique("bench_in_place"))
+    wrapper = register_kernel(names[-1], reference=scale_rows_ref, missing_config="default")(scale_rows)
+    args = (torch.randn(5, 8), torch.randn(8))
+    original = [a.clone() for a in args]
+
+    def writes_its_arguments(a: tuple[Any, ...]) -> Any:
+        return lambda: a[0].mul_(3.0)
+
+    contenders = [
+        _bench.Contender("torch", writes_its_arguments),  # not checked, only timed
+        _bench.Contender("inductor", lambda a: (lambda: scale_rows_ref(*a)), check_args=False),
+    ]
+    monkeypatch.setattr(_bench, "time_ms", lambda fn, method: (fn(), 1.0)[1])
+    timed_in_place, checked = _bench.measure_shape(wrapper, "rows=5", args, contenders, "default", repeats=2)
+    assert timed_in_place.ms == 1.0
+    assert checked.close, checked.max_abs_err
+    assert all(torch.equal(a, b) for a, b in zip(args, original, strict=True))
+
+
 def test_repeats_must_be_a_positive_whole_number() -> None:
     for bad in ("0", "two"):
         result = run_cli(["bench", "--all", "--repeats", bad])
