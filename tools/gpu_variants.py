@@ -24,6 +24,7 @@ import torch
 
 from helion_ops.kernels import _per_token_group_fp8_quant as ptg
 from helion_ops.kernels import _rotary_embedding as rope
+from helion_ops.kernels import _silu_and_mul_fp8_quant as silu_quant
 
 
 def rope_per_token(
@@ -46,6 +47,25 @@ def rope_per_token(
         k2 = kh[t, :, 1, :].to(torch.float32)
         kh[t, :, 0, :] = (k1 * cos - k2 * sin).to(key.dtype)
         kh[t, :, 1, :] = (k2 * cos + k1 * sin).to(key.dtype)
+
+
+def silu_quant_by_division(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """silu_and_mul_fp8_quant as shipped until 2026-11-28: ``act / scale`` per element."""
+    m, two_n = x.size()
+    n = two_n // 2
+    halves = x.view(m, 2, n)
+    q = torch.empty([m, n], dtype=silu_quant.FP8_DTYPE, device=x.device)
+    scales = torch.empty([m, 1], dtype=torch.float32, device=x.device)
+    for rows in hl.tile(m):
+        gate = halves[rows, 0, :].to(torch.float32)
+        up = halves[rows, 1, :].to(torch.float32)
+        act = (gate * torch.sigmoid(gate) * up).to(x.dtype).to(torch.float32)
+        row_scale = torch.clamp(
+            torch.amax(torch.abs(act), dim=-1, keepdim=True) / silu_quant.FP8_MAX, min=silu_quant.MIN_SCALE
+        )
+        q[rows, :] = torch.clamp(act / row_scale, -silu_quant.FP8_MAX, silu_quant.FP8_MAX).to(silu_quant.FP8_DTYPE)
+        scales[rows, :] = row_scale
+    return q, scales
 
 
 def _bench(fn: Callable[[], object], small: bool) -> float:
@@ -161,6 +181,49 @@ def group_quant(small: bool, device: str) -> None:
             _try(f"shipped groups={groups} w={warps}", lambda a, k=k: k(*a), args, check, nbytes, small)
 
 
+def _fp8_check(ref_q: torch.Tensor, ref_s: torch.Tensor) -> Callable[..., None]:
+    def check(_work: tuple[Any, ...], out: Any) -> None:
+        # A bf16 step (up to 2**-7) in the scale: y is rounded to bf16 before its
+        # amax, and another sigmoid may round one element the other way.
+        torch.testing.assert_close(out[1], ref_s, atol=1e-6, rtol=2**-7)
+        # Dequantised values within one e4m3 step (screening only: the kernel
+        # tests hold the exact tolerance).
+        scale = ref_s.expand_as(out[0].float()) if ref_s.shape[-1] == 1 else ref_s
+        got, want = out[0].float() * scale, ref_q.float() * scale
+        bound = 0.13 * torch.maximum(got.abs(), want.abs()) + scale * 2.0**-8
+        assert bool(((got - want).abs() <= bound).all()), "fp8 values off by more than one e4m3 step"
+
+    return check
+
+
+def silu_and_mul_quant(small: bool, device: str) -> None:
+    """The shipped kernel (a reciprocal per row, then a multiply per element)
+    against the earlier one (a division per element), same configs."""
+    shapes = [(8, 96)] if small else [(16384, 11008), (16384, 14336), (16384, 8192), (256, 11008)]
+    for tokens, inter in shapes:
+        (args,) = silu_quant.silu_and_mul_fp8_quant_inputs(tokens=(tokens,), hidden=(inter,), device=device).values()
+        ref_q, ref_s = silu_quant.silu_and_mul_fp8_quant_reference(*args)
+        if small:
+            # The interpreter's float32 -> e4m3 rounding is off (see group_quant):
+            # screen against the earlier kernel instead.
+            config = helion.Config(block_sizes=[1], reduction_loops=[None], num_warps=4)
+            ref_q, ref_s = helion.kernel(silu_quant_by_division, static_shapes=False, config=config)(*args)
+        x = args[0]
+        nbytes = x.numel() * x.element_size() + ref_q.numel() + ref_s.numel() * 4
+        print(f"silu_and_mul_fp8_quant tokens={tokens} intermediate={inter} ({nbytes / 1e6:.1f} MB)", flush=True)
+        compiled = torch.compile(silu_quant.silu_and_mul_fp8_quant_reference, dynamic=False)
+        check = _fp8_check(ref_q, ref_s)
+        _try("inductor(reference)", lambda a, compiled=compiled: compiled(*a), args, check, nbytes, small)
+        for warps in (16, 32):
+            config = helion.Config(block_sizes=[1], reduction_loops=[None], num_warps=warps)
+            for label, body in (
+                ("shipped (reciprocal)", silu_quant.silu_and_mul_fp8_quant.raw_kernel_func),
+                ("division per element", silu_quant_by_division),
+            ):
+                k = helion.kernel(body, static_shapes=False, config=config)
+                _try(f"{label} w={warps}", lambda a, k=k: k(*a), args, check, nbytes, small)
+
+
 def host_breakdown(device: str) -> None:
     """Host us per call of each step of an eager rms_norm 8x4096 bf16 call."""
     from helion_ops.core._eager import call_signature
@@ -250,13 +313,49 @@ def _launch_breakdown(op: Any, args: tuple[Any, ...], launcher: Any) -> None:
         as_ints = tuple(a.data_ptr() if isinstance(a, torch.Tensor) else a for a in launch_args)
         steps["learned launch"] = lambda: launch(grid[0], 1, 1, stream(), function, *head, *launch_args)
         steps["learned launch, int ptrs"] = lambda: launch(grid[0], 1, 1, stream(), function, *head, *as_ints)
+        static = _torch_static_launch(compiled, grid, as_ints, stream)
+        if static is not None:
+            steps["torch static launcher"] = static
     _print_host_times(steps)
+
+
+def _torch_static_launch(
+    compiled: Any, grid: tuple[int, ...], launch_args: tuple[Any, ...], stream: Callable[[], int]
+) -> Callable[[], object] | None:
+    """The same launch through torch's C++ launcher for Triton kernels
+    (Inductor's ``StaticallyLaunchedCudaKernel``, torch >= 2.8): is it cheaper
+    than Triton's C launch? None (with the reason) where it cannot be built."""
+    try:
+        from torch._inductor.runtime.static_triton_launcher import StaticallyLaunchedCudaKernel
+
+        static = StaticallyLaunchedCudaKernel(compiled)
+        names = list(compiled.src.fn.arg_names)
+
+        def index(key: Any) -> int:
+            return names.index(key) if isinstance(key, str) else key[0] if isinstance(key, tuple) else int(key)
+
+        signature = {index(k): v for k, v in compiled.src.signature.items()}
+        constants = {index(k) for k in getattr(compiled.src, "constants", {})}
+        kept = [launch_args[i] for i in sorted(signature) if signature[i] != "constexpr" and i not in constants]
+        arg_tys = static.arg_tys
+        for needed in (static.has_global_scratch, static.has_profile_scratch):
+            if needed:
+                arg_tys += "O"
+                kept.append(None)
+        args = tuple(kept)
+        num_warps, shared, function = static.num_warps, static.shared, compiled.function
+        launch_kernel = static.C_impl._launch_kernel
+        print(f"  torch static launcher: {len(args)} args '{arg_tys}'", flush=True)
+        return lambda: launch_kernel(function, grid[0], 1, 1, num_warps, shared, arg_tys, args, stream())
+    except Exception as exc:  # noqa: BLE001 - a diagnosis: say why and go on
+        print(f"  torch static launcher: unavailable ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})")
+        return None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", action="store_true", help="tiny shapes on CPU (Triton's interpreter)")
-    parser.add_argument("--only", choices=("rotary", "quant", "host"), default=None)
+    parser.add_argument("--only", choices=("rotary", "quant", "silu_quant", "host"), default=None)
     opts, _ = parser.parse_known_args()
     device = "cpu" if opts.small else "cuda"
     if not opts.small:
@@ -267,6 +366,8 @@ def main() -> None:
         rotary(opts.small, device)
     if opts.only in (None, "quant"):
         group_quant(opts.small, device)
+    if opts.only in (None, "silu_quant"):
+        silu_and_mul_quant(opts.small, device)
 
 
 if __name__ == "__main__":
