@@ -61,3 +61,12 @@ def test_long_rows_get_full_size_programs_and_row_loops():
 def test_short_rows_get_no_row_loops_and_one_token_one_row():
     assert all(c["reduction_loops"] == [None] for c in _tuning.row_configs(4096, 2048))
     assert {c["block_sizes"][0] for c in _tuning.row_configs(1, 8192)} == {1}
+
+
+def test_decode_tiles_also_hold_16_elements_per_thread_and_prefill_tiles_8():
+    for tokens, per_thread in ((1, {8, 16}), (256, {8, 16}), (4096, {8})):
+        tiles = _tuning._tiles(tokens, 8192, 1)
+        found = {rows * cols // (warps * _tuning.THREADS_PER_WARP) for rows, cols, warps in tiles}
+        assert found == per_thread, (tokens, tiles)
+    assert max(rows * cols for rows, cols, _ in _tuning._tiles(256, 8192, 1)) == 8192
+    assert max(rows * cols for rows, cols, _ in _tuning._tiles(4096, 8192, 1)) == 4096

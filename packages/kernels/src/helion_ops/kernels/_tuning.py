@@ -22,6 +22,8 @@ ROW_WARPS = (*WARPS, 32)
 # second time mostly from L2) with few registers, so several programs share an SM.
 ROW_CHUNKS = (1024, 2048, 4096)
 THREADS_PER_WARP = 32
+# The largest token count tuned as decode (CUDA-graph timing, helion-ops bench's split too).
+DECODE_MAX_TOKENS = 256
 # Elements one thread holds: from one 16-byte bf16 vector's worth up to what
 # fits in registers next to the float32 math.
 MIN_PER_THREAD, MAX_PER_THREAD = 4, 64
@@ -58,9 +60,16 @@ def row_configs(tokens: int, row: int) -> list[dict[str, Any]]:
 def _tiles(tokens: int, columns: int, inner: int) -> list[tuple[int, int, int]]:
     """(rows, columns, warps) per program: 1024 to 4096 elements and 8 per
     thread; for a single token also smaller tiles (256 and 512 elements, so it
-    still spreads over many programs) and 16 elements per thread."""
-    sizes = (256, 512, 1024, 2048, 4096) if tokens == 1 else (1024, 2048, 4096)
-    per_thread_options = (8, 16) if tokens == 1 else (8,)
+    still spreads over many programs); for decode (<= 256 tokens) also 16
+    elements per thread and 8192-element tiles (on the H200, silu_and_mul at
+    256 tokens stayed at 0.86-0.91x Inductor with the 8-per-thread tiles)."""
+    if tokens == 1:
+        sizes: tuple[int, ...] = (256, 512, 1024, 2048, 4096)
+    elif tokens <= DECODE_MAX_TOKENS:
+        sizes = (1024, 2048, 4096, 8192)
+    else:
+        sizes = (1024, 2048, 4096)
+    per_thread_options = (8, 16) if tokens <= DECODE_MAX_TOKENS else (8,)
     found = []
     for elements in sizes:
         for rows in (1, 2, 4, 8):
