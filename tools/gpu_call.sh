@@ -1,20 +1,34 @@
 #!/usr/bin/env bash
 # One device call, its steps in the order given:
 #   bash tools/gpu_call.sh STEP [STEP ...]
-# Steps (each under its own time limit, output into $OUT):
-# Logs come back as $OUT/logs.tgz (a call returns at most 8 files).
-#   tune   helion-ops autotune $TUNE_OPS --effort sweep --shapes $TUNE_SHAPES
-#          --gpus all into /tmp/tuned, returned as $OUT/tuned.tgz
-#   bench  helion-ops bench --repeats $REPEATS on $BENCH_SHAPES, the ops split
-#          into groups run side by side, one group per GPU (each process
-#          measures its own copy ceiling); configs from $TUNED_DIR (default
-#          /tmp/tuned, where a tune step of this machine leaves them; a
-#          carried folder works too) when it exists, else the installed package's;
-#          $OUT/bench-<group>.json, then the merged table and plot
-#   host   host time per eager call (benchmarks/test_host_overhead.py) and
-#          its breakdown (tools/gpu_variants.py --only host)
-#   tests  the GPU-marked tests of the three packages
-# Wheels: carry .whl (tools/build_gpu_wheels.sh builds .whl/ours first).
+# Run from the repository root on the device machine, with .whl carried
+# (tools/build_gpu_wheels.sh builds .whl/ours first). HELION=1.4.0 runs the
+# steps with that helion (default 1.5.0). Every step has its own time limit
+# (the *_LIMIT variables) and writes into $OUT; the logs come back as one
+# archive, $OUT/logs.tgz (a call returns at most 8 files).
+#
+# Steps:
+#   tune      helion-ops autotune $TUNE_OPS --effort sweep --shapes $TUNE_SHAPES
+#             --gpus all into /tmp/tuned, returned as $OUT/tuned.tgz
+#   bench     helion-ops bench --repeats $REPEATS on $BENCH_SHAPES, the ops in
+#             $BENCH_GROUPS, one chain of groups per GPU (each process measures
+#             its own copy ceiling); configs from $TUNED_DIR (default
+#             /tmp/tuned, where a tune step of this machine leaves them; a
+#             carried folder works too) when it exists, else the installed
+#             package's; $OUT/bench-<group>.json, then the merged table and plot
+#   tests     the GPU-marked tests of the three packages
+#   host      host time per eager call (benchmarks/test_host_overhead.py) and
+#             its breakdown (tools/gpu_variants.py --only host)
+#   block     the MLP block benchmark (benchmarks/test_block.py)
+#   variants  tools/gpu_variants.py $VARIANTS (kernel formulations and configs)
+#   speedup   autotune throughput over GPUs: the same 12 jobs (rms_norm,
+#             silu_and_mul, per_token_group_fp8_quant at 256 tokens) by the
+#             sequential path, by --gpus all on GPU 0 alone, by --gpus all on
+#             every GPU, one after the other, each with a cold Triton cache
+#   quality   autotune quality on one GPU: rms_norm at 256 and 4096 tokens by
+#             the sequential path, then by --gpus all, each with a cold Triton
+#             cache; then the two runs' configs timed side by side
+#             (tools/compare_tuned.py)
 set -u
 source tools/gpu_env.sh "${HELION:-1.5.0}" || exit 1
 TUNE_OPS=${TUNE_OPS:---all}
@@ -23,13 +37,15 @@ BENCH_SHAPES=${BENCH_SHAPES:-numtokens=1 numtokens=256 numtokens=16384}
 BENCH_GROUPS=${BENCH_GROUPS:-rms_norm,fused_add_rms_norm silu_and_mul,silu_and_mul_fp8_quant per_token_group_fp8_quant rotary_embedding}
 REPEATS=${REPEATS:-3}
 TUNED_DIR=${TUNED_DIR:-/tmp/tuned}
+VARIANTS=${VARIANTS:-}
 gpus=$(nvidia-smi -L | wc -l)
+all_gpus=$(seq -s, 0 $(( gpus - 1 )))
 
 step_tune() {
   # shellcheck disable=SC2086  # the op and shape lists are word lists
   timeout "${TUNE_LIMIT:-540}" helion-ops autotune $TUNE_OPS --effort sweep --shapes $TUNE_SHAPES --gpus all \
     --out /tmp/tuned > "$OUT/tune.log" 2>&1
-  echo "tune rc=$? $(el), $(grep -c '"shape"' /tmp/tuned/*/*.json 2>/dev/null | awk -F: '{s+=$2} END {print s}') entries"
+  echo "tune rc=$? $(el), $(_entries /tmp/tuned) entries"
   grep -iE "error|failed" "$OUT/tune.log" | head -n 8
   tar czf "$OUT/tuned.tgz" -C /tmp/tuned . 2>/dev/null
 }
@@ -57,20 +73,65 @@ step_bench() {
   echo "table rc=$?"; grep -A 40 "^Targets" "$OUT/bench.md"
 }
 
-step_host() {
-  host_bench "${HOST_LIMIT:-100}"
-  host_breakdown 60
-}
-
 step_tests() {
   timeout "${TESTS_LIMIT:-250}" python3 -m pytest -q -m gpu -p no:cacheprovider -rfE packages/dynamo_bridge/tests \
     packages/core/tests packages/kernels/tests > "$OUT/tests.log" 2>&1
   echo "tests rc=$? $(el): $(tail -n 1 "$OUT/tests.log")"; grep -E "^FAILED|^ERROR" "$OUT/tests.log" | head -n 12
 }
 
+step_host() {
+  host_bench "${HOST_LIMIT:-100}"
+  host_breakdown 60
+}
+
+step_block() {
+  timeout "${BLOCK_LIMIT:-200}" python3 -m pytest -q -p no:cacheprovider benchmarks/test_block.py \
+    --benchmark-json "$OUT/block.json" > "$OUT/block.log" 2>&1
+  echo "block rc=$? $(el)"; grep -E "^FAILED|^E " "$OUT/block.log" | head -n 6
+  python3 benchmarks/summarize.py "$OUT/block.json"
+}
+
+step_variants() {
+  # shellcheck disable=SC2086
+  timeout "${VARIANTS_LIMIT:-300}" python3 tools/gpu_variants.py $VARIANTS > "$OUT/variants.log" 2>&1
+  echo "variants rc=$? $(el)"; grep -vE "^\s*$" "$OUT/variants.log" | head -n 60
+}
+
+# _entries DIR: how many config entries the autotune output DIR holds.
+_entries() { cat "$1"/*/*.json 2>/dev/null | grep -c '"shape"'; }
+
+# _autotune NAME CUDA_VISIBLE_DEVICES LIMIT [ARGS...]: one autotune run on a cold
+# Triton cache of its own, into /tmp/NAME; prints its wall time and entries.
+_autotune() {
+  local name=$1 devices=$2 limit=$3 s; s=$(date +%s)
+  shift 3
+  TRITON_CACHE_DIR=/tmp/tc-$name CUDA_VISIBLE_DEVICES=$devices timeout "$limit" helion-ops autotune "$@" \
+    --out "/tmp/$name" > "$OUT/$name.log" 2>&1
+  echo "$name: rc=$? wall=$(( $(date +%s) - s ))s entries=$(_entries "/tmp/$name")"
+}
+
+step_speedup() {
+  local jobs=(rms_norm silu_and_mul per_token_group_fp8_quant --effort sweep --shapes numtokens=256)
+  _autotune seq 0 170 "${jobs[@]}"
+  _autotune gpus1 0 170 "${jobs[@]}" --gpus all
+  _autotune gpusall "$all_gpus" 170 "${jobs[@]}" --gpus all
+}
+
+step_quality() {
+  local jobs=(rms_norm --effort sweep --shapes numtokens=256 numtokens=4096)
+  _autotune q-seq 0 100 "${jobs[@]}"
+  _autotune q-gpus 0 100 "${jobs[@]}" --gpus all
+  timeout 60 python3 tools/compare_tuned.py /tmp/q-seq /tmp/q-gpus > "$OUT/compare.log" 2>&1
+  echo "compare rc=$? $(el)"; tail -n 12 "$OUT/compare.log"
+}
+
+for step in "$@"; do  # every step named exists before any runs
+  declare -F "step_$step" > /dev/null || { echo "unknown step '$step' (see the top of $0)"; exit 2; }
+done
 for step in "$@"; do
   echo "== $step ($(el))"
   "step_$step"
 done
 # At most 8 files come back from $OUT: the logs travel as one archive.
-tar czf "$OUT/logs.tgz" -C "$OUT" $(cd "$OUT" && ls ./*.log 2>/dev/null) 2>/dev/null && rm -f "$OUT"/*.log
+logs=$(cd "$OUT" && ls ./*.log 2>/dev/null)
+[ -n "$logs" ] && tar czf "$OUT/logs.tgz" -C "$OUT" $logs && rm -f "$OUT"/*.log
