@@ -81,6 +81,31 @@ def _timer(proxy: _Proxy, timed: list[int]) -> Callable[[Callable[[], object]], 
     return timer
 
 
+class _LayoutProxy(_Proxy):
+    """Records each configured program-id layout, and runs it as the flat one
+    (Helion's persistent layouts need a GPU's SM count: on CPU they raise);
+    its timer makes 8 rows with a persistent layout the fastest, and 16
+    rows' persistent layouts slow."""
+
+    def __init__(self, bound: Any) -> None:
+        super().__init__(bound)
+        self.pid_type = "flat"
+        self.tried: list[tuple[int, str]] = []
+
+    def set_config(self, config: Any) -> None:
+        import helion
+
+        self.pid_type = str(config.config.get("pid_type", "flat"))
+        super().set_config(helion.Config(**{**config.config, "pid_type": "flat"}))
+        self.tried.append((self.rows, self.pid_type))
+
+    def time(self, fn: Callable[[], object]) -> float:
+        fn()
+        if self.pid_type != "flat":
+            return {8: 0.5, 16: 9.0}.get(self.rows, 9.0) + (0.1 if self.pid_type == "persistent_blocked" else 0.0)
+        return TIMES[self.rows]
+
+
 @pytest.fixture
 def op(names: list[str]) -> Any:
     names.append(unique("sweep_in_place"))
@@ -108,6 +133,23 @@ def test_sweep_keeps_the_fastest_candidate_that_matches_the_reference(op: Any) -
     )
     # Checked and timed on copies: the caller's (in-place) argument is untouched.
     torch.testing.assert_close(args[0], before, rtol=0, atol=0)
+
+
+def test_the_fastest_candidates_are_retried_with_each_program_id_layout(op: Any) -> None:
+    """After the op's candidates, the two fastest (8 rows, then 16) are timed
+    again with each other pid_type the kernel allows (checked against the
+    reference like every candidate); a faster layout wins."""
+    args = _args()
+    bound = bind_for_tuning(op, args, "sweep", None)
+    default = bound.config_spec.default_config()
+    layouts = [p for p in bound.config_spec.allowed_pid_types if p != "flat"]
+    assert layouts, "this helion offers no program-id layout besides flat"
+    proxy = _LayoutProxy(bound)
+    best = sweep(op, args, proxy, default, None, timer=proxy.time)
+    fastest = "persistent_interleaved" if "persistent_interleaved" in layouts else layouts[0]
+    assert (_rows(best), best.config["pid_type"]) == (8, fastest)
+    variants = [(rows, pid) for rows, pid in proxy.tried if pid != "flat"]
+    assert sorted(variants) == sorted((rows, pid) for rows in (8, 16) for pid in layouts)
 
 
 def test_a_spent_budget_stops_after_the_first_candidate_that_passes(op: Any) -> None:
