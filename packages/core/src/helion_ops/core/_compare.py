@@ -145,16 +145,3 @@ def compare_to_expected(
         if isinstance(mine, torch.Tensor) and isinstance(ref, torch.Tensor):
             worst = _worse(worst, compare_tensors(mine, ref, f"{what}, argument {i} after the call", atol, rtol))
     return worst
-
-
-def run_and_compare(
-    fn: Callable[..., Any],
-    reference: Callable[..., Any],
-    args: Sequence[Any],
-    what: str,
-    *,
-    atol: float,
-    rtol: float,
-) -> Comparison:
-    """Run ``fn`` and ``reference`` on separate clones of ``args``; compare outputs and every tensor argument."""
-    return compare_to_expected(fn, args, expected_results(reference, args), what, atol=atol, rtol=rtol)

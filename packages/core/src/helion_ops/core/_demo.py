@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ._compare import Comparison, clone_args, run_and_compare
+from ._compare import Comparison, clone_args, compare_to_expected, expected_results
 from ._shapes import accepts_argument
 
 if TYPE_CHECKING:
@@ -134,7 +134,8 @@ def demo_op(wrapper: HelionKernelWrapper, device: str, atol: float, rtol: float)
     row.shape, args = demo_inputs(wrapper, device)
     row.mode = dynamo_bridge.resolve_mode(device, wrapper.op_name).value
     what = f"op {wrapper.op_name!r}"
-    row.eager = run_and_compare(wrapper, reference, args, f"{what} (eager)", atol=atol, rtol=rtol)
+    expected = expected_results(reference, args)  # once, for the eager and the compiled check
+    row.eager = compare_to_expected(wrapper, args, expected, f"{what} (eager)", atol=atol, rtol=rtol)
     warm = clone_args(args)
     row.eager_ms = _time_eager_ms(lambda: wrapper(*warm), device)
 
@@ -148,7 +149,7 @@ def demo_op(wrapper: HelionKernelWrapper, device: str, atol: float, rtol: float)
     torch._dynamo.reset()
     compiled = torch.compile(call, fullgraph=True)
     start = time.perf_counter()
-    row.compiled = run_and_compare(compiled, reference, args, f"{what} (compiled)", atol=atol, rtol=rtol)
+    row.compiled = compare_to_expected(compiled, args, expected, f"{what} (compiled)", atol=atol, rtol=rtol)
     row.compile_s = time.perf_counter() - start
     failures = []
     if not row.eager.close:
