@@ -55,6 +55,9 @@ def table(records: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     decode: list[float] = []
+    # Per op, its worst (value, shape) against each per-shape target.
+    worst_pct: dict[str, tuple[float, str]] = {}
+    worst_best: dict[str, tuple[float, str]] = {}
     for (op, shape), c in by_shape.items():
         ours = c["helion"]
         inductor, liger = c.get("inductor"), c.get("liger")
@@ -66,38 +69,31 @@ def table(records: list[dict[str, Any]]) -> str:
         if not ours.get("ms"):
             lines.append(f"| {op} | {shape} | - | failed: {ours.get('note')} | | | | | | |")
             continue
+        vs_best = _ratio(best, ours)
+        if ours["bytes"] >= LARGE_BYTES:
+            worst_pct[op] = min(worst_pct.get(op, (math.inf, "")), (ours["pct_of_copy_ceiling"], shape))
+        if vs_best is not None:
+            worst_best[op] = min(worst_best.get(op, (math.inf, "")), (vs_best, shape))
         lines.append(
             f"| {op} | {shape} | {ours['bytes'] / 1e6:.1f} | {ours['ms'] * 1e3:.1f} | "
             f"{ours['tbps']:.2f} ({ours['pct_of_copy_ceiling']:.0f}%) | "
             f"{_fmt(inductor['tbps'] if inductor and inductor.get('ms') else None)} | "
             f"{_fmt(liger['tbps'] if liger and liger.get('ms') else None)} | "
-            f"{_fmt(vs_inductor)} | {_fmt(_ratio(best, ours))} | {ours.get('config')} |"
+            f"{_fmt(vs_inductor)} | {_fmt(vs_best)} | {ours.get('config')} |"
         )
     if decode:
         geomean = math.exp(sum(map(math.log, decode)) / len(decode))
         lines += ["", f"Decode shapes (<= {DECODE_MAX_TOKENS} tokens): geometric-mean speed-up over Inductor "
                   f"{geomean:.2f}x over {len(decode)} shapes."]
     lines += _noise(records)
-    lines += _targets(by_shape)
+    lines += _targets(sorted({op for op, _ in by_shape}), worst_pct, worst_best)
     return "\n".join(lines)
 
 
-def _targets(by_shape: dict[tuple[str, str], dict[str, dict[str, Any]]]) -> list[str]:
+def _targets(ops: list[str], worst_pct: dict[str, tuple[float, str]], worst_best: dict[str, tuple[float, str]]) -> list[str]:
     """Per op, its worst shape against each of issue 5's per-shape targets."""
-    worst_pct: dict[str, tuple[float, str]] = {}
-    worst_best: dict[str, tuple[float, str]] = {}
-    for (op, shape), c in by_shape.items():
-        ours = c["helion"]
-        if not ours.get("ms"):
-            continue
-        if ours["bytes"] >= LARGE_BYTES:
-            worst_pct[op] = min(worst_pct.get(op, (math.inf, "")), (ours["pct_of_copy_ceiling"], shape))
-        baselines = [b for b in (c.get("inductor"), c.get("liger")) if b and b.get("ms")]
-        if baselines:
-            ratio = min(b["ms"] for b in baselines) / ours["ms"]
-            worst_best[op] = min(worst_best.get(op, (math.inf, "")), (ratio, shape))
     lines = ["", "Targets: each op's worst shape", "", "| op | % ceiling at >= 64 MB (>= 90) | x best of inductor/liger (>= 1.0) |", "|---|---|---|"]
-    for op in sorted({op for op, _ in by_shape}):
+    for op in ops:
         pct = f"{worst_pct[op][0]:.0f}% at {worst_pct[op][1]}" if op in worst_pct else "-"
         best = f"{worst_best[op][0]:.2f} at {worst_best[op][1]}" if op in worst_best else "-"
         lines.append(f"| {op} | {pct} | {best} |")

@@ -222,26 +222,36 @@ def test_plot_refuses_records_of_one_op_with_two_ceilings() -> None:
         build_figure(records)
 
 
-# ---------------------------------------------------------------- repeats (the run's own noise)
+# ---------------------------------------------------------------- measure_shape on a toy op
 
-
-@pytest.mark.skipif(
+interpreted = pytest.mark.skipif(
     torch.cuda.is_available() or not interpreter_active(),
     reason="runs a Helion kernel on CPU tensors: needs TRITON_INTERPRET=1",
 )
-def test_repeats_report_the_median_and_record_the_spread(
-    names: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``--repeats 3``: each contender is checked once and timed three times;
-    the row's time is the median and its spread max/min - 1 is kept (JSON
-    ``spread``); with one timing there is no spread."""
+
+
+@pytest.fixture
+def scale_rows_op(names: list[str]) -> Any:
+    """toy_kernels.scale_rows registered with its reference (Helion's default config)."""
     from op_names import unique
     from toy_kernels import scale_rows, scale_rows_ref
 
-    from helion_ops.core import _bench, register_kernel
+    from helion_ops.core import register_kernel
 
-    names.append(unique("bench_repeats"))
-    wrapper = register_kernel(names[-1], reference=scale_rows_ref, missing_config="default")(scale_rows)
+    names.append(unique("bench_toy"))
+    return register_kernel(names[-1], reference=scale_rows_ref, missing_config="default")(scale_rows)
+
+
+@interpreted
+def test_repeats_report_the_median_and_record_the_spread(scale_rows_op: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--repeats 3``: each contender is checked once and timed three times;
+    the row's time is the median and its spread max/min - 1 is kept (JSON
+    ``spread``); with one timing there is no spread."""
+    from toy_kernels import scale_rows_ref
+
+    from helion_ops.core import _bench
+
+    wrapper = scale_rows_op
     args = (torch.randn(5, 8), torch.randn(8))
     contenders = [
         _bench.Contender("helion", lambda a: (lambda: wrapper(*a))),
@@ -259,23 +269,18 @@ def test_repeats_report_the_median_and_record_the_spread(
     assert once.ms == 1.0 and once.spread is None
 
 
-@pytest.mark.skipif(
-    torch.cuda.is_available() or not interpreter_active(),
-    reason="runs a Helion kernel on CPU tensors: needs TRITON_INTERPRET=1",
-)
+@interpreted
 def test_a_contender_timed_in_place_leaves_the_next_contenders_check_alone(
-    names: list[str], monkeypatch: pytest.MonkeyPatch
+    scale_rows_op: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every contender is checked against the reference computed once from
     the original arguments; a contender whose timed call writes its arguments
     (an in-place op) must not change what the next one is checked on."""
-    from op_names import unique
-    from toy_kernels import scale_rows, scale_rows_ref
+    from toy_kernels import scale_rows_ref
 
-    from helion_ops.core import _bench, register_kernel
+    from helion_ops.core import _bench
 
-    names.append(unique("bench_in_place"))
-    wrapper = register_kernel(names[-1], reference=scale_rows_ref, missing_config="default")(scale_rows)
+    wrapper = scale_rows_op
     args = (torch.randn(5, 8), torch.randn(8))
     original = [a.clone() for a in args]
 
