@@ -1,10 +1,13 @@
 """Diagnosis on a GPU (or small shapes in Triton's interpreter): the shipped
 rotary_embedding kernel against a per-token formulation and the shipped
-per_token_group_fp8_quant kernel, each with a few explicit configs, checked against the op's
+per_token_group_fp8_quant and silu_and_mul_fp8_quant kernels against earlier
+formulations, each with a few explicit configs, checked against the op's
 reference and timed with ``triton.testing.do_bench`` beside Inductor's
-compile of the reference; plus where an eager call's host time goes.
+compile of the reference; copies of the bench's sizes beside the 1 GiB copy
+ceiling; plus where an eager call's host time goes.
 
     python tools/gpu_variants.py            # GPU: real shapes
+    python tools/gpu_variants.py --only quant silu_quant
     TRITON_INTERPRET=1 python tools/gpu_variants.py --small   # CPU check of the variants
 
 Not part of the package: it decides which formulation the op modules ship.
@@ -49,9 +52,9 @@ def rope_per_token(
         kh[t, :, 1, :] = (k2 * cos + k1 * sin).to(key.dtype)
 
 
-def silu_quant_by_reciprocal(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """silu_and_mul_fp8_quant with one division per row (``1 / scale``) and a
-    multiply per element instead of the shipped division per element."""
+def silu_quant_clamped(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """silu_and_mul_fp8_quant as shipped until 2026-11-28: the reference's
+    clamp to +-448 before the e4m3 cast (a no-op, see the op module)."""
     m, two_n = x.size()
     n = two_n // 2
     halves = x.view(m, 2, n)
@@ -64,31 +67,26 @@ def silu_quant_by_reciprocal(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
         row_scale = torch.clamp(
             torch.amax(torch.abs(act), dim=-1, keepdim=True) / silu_quant.FP8_MAX, min=silu_quant.MIN_SCALE
         )
-        inv_scale = 1.0 / row_scale
-        q[rows, :] = torch.clamp(act * inv_scale, -silu_quant.FP8_MAX, silu_quant.FP8_MAX).to(silu_quant.FP8_DTYPE)
+        q[rows, :] = torch.clamp(act / row_scale, -silu_quant.FP8_MAX, silu_quant.FP8_MAX).to(silu_quant.FP8_DTYPE)
         scales[rows, :] = row_scale
     return q, scales
 
 
-def silu_quant_bf16_row(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """silu_and_mul_fp8_quant holding the activation in the input dtype between
-    its amax and its quantisation (the value is rounded to it anyway): half
-    the registers of a float32 row, if the compiler keeps it that way."""
-    m, two_n = x.size()
-    n = two_n // 2
-    halves = x.view(m, 2, n)
-    q = torch.empty([m, n], dtype=silu_quant.FP8_DTYPE, device=x.device)
-    scales = torch.empty([m, 1], dtype=torch.float32, device=x.device)
-    for rows in hl.tile(m):
-        gate = halves[rows, 0, :].to(torch.float32)
-        up = halves[rows, 1, :].to(torch.float32)
-        act = (gate * torch.sigmoid(gate) * up).to(x.dtype)
-        amax = torch.amax(torch.abs(act), dim=-1, keepdim=True).to(torch.float32)
-        row_scale = torch.clamp(amax / silu_quant.FP8_MAX, min=silu_quant.MIN_SCALE)
-        q[rows, :] = torch.clamp(act.to(torch.float32) / row_scale, -silu_quant.FP8_MAX, silu_quant.FP8_MAX).to(
-            silu_quant.FP8_DTYPE
-        )
-        scales[rows, :] = row_scale
+def group_quant_clamped(x: torch.Tensor, group_size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+    """per_token_group_fp8_quant as shipped until 2026-11-28 (with the clamp)."""
+    m, n = x.size()
+    num_groups = n // group_size
+    x_groups = x.reshape(m * num_groups, group_size)
+    q = torch.empty([m, n], dtype=torch.float8_e4m3fn, device=x.device)
+    q_groups = q.view(m * num_groups, group_size)
+    scales = torch.empty([m, num_groups], dtype=torch.float32, device=x.device)
+    flat_scales = scales.view(m * num_groups)
+    for groups in hl.tile(m * num_groups):
+        vals = x_groups[groups, :].to(torch.float32)
+        group_scale = torch.clamp(torch.amax(torch.abs(vals), dim=-1) / ptg.FP8_MAX, min=ptg.MIN_SCALE)
+        scaled = torch.clamp(vals / group_scale[:, None], -ptg.FP8_MAX, ptg.FP8_MAX)
+        q_groups[groups, :] = scaled.to(torch.float8_e4m3fn)
+        flat_scales[groups] = group_scale
     return q, scales
 
 
@@ -107,6 +105,17 @@ def _copy_ceiling(device: str) -> float:
     dst = torch.empty_like(src)
     ms = _bench(lambda: dst.copy_(src), False)
     return 2 * src.numel() / (ms * 1e-3) / 1e12
+
+
+def _copy_by_size(device: str) -> None:
+    """Copy TB/s at the bench's smaller sizes (bytes moved = read + written),
+    beside the 1 GiB ceiling the percentages divide by: how much of a shape's
+    shortfall a plain copy of its size shows too."""
+    for moved_mb in (64, 128, 256, 512):
+        src = torch.empty(moved_mb << 19, dtype=torch.uint8, device=device)
+        dst = torch.empty_like(src)
+        ms = _bench(lambda src=src, dst=dst: dst.copy_(src), False)
+        print(f"  copy moving {moved_mb} MB: {2 * src.numel() / (ms * 1e-3) / 1e12:.2f} TB/s", flush=True)
 
 
 def _clone(args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -166,7 +175,7 @@ def rotary(small: bool, device: str) -> None:
 
 
 def group_quant(small: bool, device: str) -> None:
-    shapes = [(64, 512)] if small else [(16384, 4096), (256, 4096), (1, 4096)]
+    shapes = [(64, 512)] if small else [(16384, 2048), (16384, 4096), (16384, 8192), (256, 4096)]
     for tokens, hidden in shapes:
         (args,) = ptg.per_token_group_fp8_quant_inputs(tokens=(tokens,), hidden=(hidden,), device=device).values()
         ref_q, ref_s = ptg.per_token_group_fp8_quant_reference(*args)
@@ -196,13 +205,14 @@ def group_quant(small: bool, device: str) -> None:
         print(f"per_token_group_fp8_quant tokens={tokens} hidden={hidden} ({nbytes / 1e6:.1f} MB)", flush=True)
         compiled = torch.compile(ptg.per_token_group_fp8_quant_reference, dynamic=False)
         _try("inductor(reference)", lambda a, compiled=compiled: compiled(*a), args, check, nbytes, small)
-        for groups, warps in ((8, 4), (16, 4), (32, 4), (16, 8)):
-            k = helion.kernel(
-                ptg.per_token_group_fp8_quant.raw_kernel_func,
-                static_shapes=False,
-                config=helion.Config(block_sizes=[groups], num_warps=warps),
-            )
-            _try(f"shipped groups={groups} w={warps}", lambda a, k=k: k(*a), args, check, nbytes, small)
+        for groups, warps in ((8, 2), (8, 4), (16, 4), (32, 4), (16, 8)):
+            config = helion.Config(block_sizes=[groups], num_warps=warps)
+            for label, body in (
+                ("shipped", ptg.per_token_group_fp8_quant.raw_kernel_func),
+                ("clamped (before 2026-11-28)", group_quant_clamped),
+            ):
+                k = helion.kernel(body, static_shapes=False, config=config)
+                _try(f"{label} groups={groups} w={warps}", lambda a, k=k: k(*a), args, check, nbytes, small)
 
 
 def _fp8_check(ref_q: torch.Tensor, ref_s: torch.Tensor) -> Callable[..., None]:
@@ -221,13 +231,13 @@ def _fp8_check(ref_q: torch.Tensor, ref_s: torch.Tensor) -> Callable[..., None]:
 
 
 def silu_and_mul_quant(small: bool, device: str) -> None:
-    """The shipped kernel (a division per element) against a reciprocal per
-    row and a multiply per element, same configs. Measured on an H200
-    (2026-11-28): the same time within 2% at 16384 tokens (8192, 11008, 14336),
-    so the division is not what bounds the padded whole-row program; the
-    shipped kernel kept its division (exactly the reference's formula). Also
-    the row held in the input dtype (register pressure; not yet run on a GPU)."""
-    shapes = [(8, 96)] if small else [(16384, 11008), (16384, 14336), (16384, 8192), (256, 11008)]
+    """The shipped kernel against the one with the reference's clamp, same
+    configs. Measured before on an H200 (2026-11-28, with the clamp): one
+    reciprocal per row instead of a division per element, the same time within
+    2% at 16384 tokens (the compiler already hoists the reciprocal of the
+    row's scale: tools/sass_count.py); holding the row in bf16 compiles to the
+    same 36 instructions per element, so it was dropped unrun."""
+    shapes = [(8, 96)] if small else [(16384, 4096), (16384, 8192), (16384, 11008), (16384, 14336), (256, 11008)]
     for tokens, inter in shapes:
         (args,) = silu_quant.silu_and_mul_fp8_quant_inputs(tokens=(tokens,), hidden=(inter,), device=device).values()
         ref_q, ref_s = silu_quant.silu_and_mul_fp8_quant_reference(*args)
@@ -243,15 +253,14 @@ def silu_and_mul_quant(small: bool, device: str) -> None:
         compiled = torch.compile(silu_quant.silu_and_mul_fp8_quant_reference, dynamic=False)
         check = _fp8_check(ref_q, ref_s)
         _try("inductor(reference)", lambda a, compiled=compiled: compiled(*a), args, check, nbytes, small)
-        for warps in (16, 32):
-            config = helion.Config(block_sizes=[1], reduction_loops=[None], num_warps=warps)
-            for label, body in (
-                ("shipped (division per element)", silu_quant.silu_and_mul_fp8_quant.raw_kernel_func),
-                ("reciprocal per row", silu_quant_by_reciprocal),
-                ("row held in the input dtype", silu_quant_bf16_row),
+        for rows, warps in ((1, 8), (1, 16), (1, 32), (2, 32)):
+            config = helion.Config(block_sizes=[rows], reduction_loops=[None], num_warps=warps)
+            for label, kernel_body in (
+                ("shipped", silu_quant.silu_and_mul_fp8_quant.raw_kernel_func),
+                ("clamped (before 2026-11-28)", silu_quant_clamped),
             ):
-                k = helion.kernel(body, static_shapes=False, config=config)
-                _try(f"{label} w={warps}", lambda a, k=k: k(*a), args, check, nbytes, small)
+                k = helion.kernel(kernel_body, static_shapes=False, config=config)
+                _try(f"{label} rows={rows} w={warps}", lambda a, k=k: k(*a), args, check, nbytes, small)
 
 
 def host_breakdown(device: str) -> None:
@@ -389,18 +398,20 @@ def _torch_static_launch(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", action="store_true", help="tiny shapes on CPU (Triton's interpreter)")
-    parser.add_argument("--only", choices=("rotary", "quant", "silu_quant", "host"), default=None)
+    parser.add_argument("--only", nargs="+", choices=("rotary", "quant", "silu_quant", "host"), default=None)
     opts, _ = parser.parse_known_args()
+    wanted = set(opts.only or ("rotary", "quant", "silu_quant", "host"))
     device = "cpu" if opts.small else "cuda"
     if not opts.small:
         print(f"copy ceiling {_copy_ceiling(device):.2f} TB/s", flush=True)
-        if opts.only in (None, "host"):
+        _copy_by_size(device)
+        if "host" in wanted:
             host_breakdown(device)
-    if opts.only in (None, "rotary"):
+    if "rotary" in wanted:
         rotary(opts.small, device)
-    if opts.only in (None, "quant"):
+    if "quant" in wanted:
         group_quant(opts.small, device)
-    if opts.only in (None, "silu_quant"):
+    if "silu_quant" in wanted:
         silu_and_mul_quant(opts.small, device)
 
 

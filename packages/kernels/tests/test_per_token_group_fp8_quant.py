@@ -10,6 +10,8 @@ tolerance and scales to 1e-6 (``_checks.assert_fp8_close`` says why).
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from _checks import (
@@ -79,6 +81,27 @@ def test_dequantised_values_round_to_nearest_fp8(quantize):
     assert torch.all((q.float() - ratio).abs() <= half_step * (1 + 1e-6)), (q.float() - ratio).abs().max()
     group_max = q.float().abs().reshape(3, 3, group_size).amax(dim=-1)
     assert torch.all(group_max == MODULE.FP8_MAX), group_max
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_the_clamp_the_kernel_leaves_out_changes_no_code(dtype):
+    """The kernel quantises ``x / scale`` without the reference's clamp to +-448.
+    Over magnitudes from the smallest normals to the largest finite values of
+    the dtype, the quotient rounds to the clamped code with PyTorch's
+    non-saturating cast too (values from 464 up would become NaN): the clamp is
+    a no-op in float32, not only on the GPU's saturating cast."""
+    info = torch.finfo(dtype)
+    exponents = torch.linspace(math.log10(info.tiny), math.log10(info.max / 4), 64, dtype=torch.float64)
+    # Per row one magnitude, each element 0.5 to 2 times it, either sign.
+    x = (torch.randn(64, 128, dtype=torch.float64).abs() + 0.5).clamp(max=2) * 10.0 ** exponents[:, None]
+    x = (x * torch.where(torch.rand(64, 128) < 0.5, -1.0, 1.0)).to(dtype)
+    groups = x.float().reshape(64, 4, 32)
+    scales = torch.clamp(groups.abs().amax(dim=-1) / MODULE.FP8_MAX, min=MODULE.MIN_SCALE)
+    unclamped = (groups / scales[:, :, None]).reshape(64, 128)
+    assert unclamped.abs().max().item() < 464
+    q_ref, _ = MODULE.per_token_group_fp8_quant_reference(x, 32)
+    assert torch.equal(unclamped.to(MODULE.FP8_DTYPE).view(torch.uint8), q_ref.view(torch.uint8))
+    check_call(SPEC, FLOAT32, SPEC.op, (x.float(), 32))
 
 
 def test_all_zero_group_gets_min_scale_and_zeros():

@@ -73,6 +73,21 @@ def test_dequantised_values_round_to_nearest_fp8(quantize, intermediate):
     assert torch.all(q.float().abs().amax(dim=-1) == MODULE.FP8_MAX)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_clamp_the_kernel_leaves_out_changes_no_code(dtype):
+    """As for per_token_group_fp8_quant: rows of magnitudes 1e-30 to 1e15 give the
+    reference's codes without its clamp to +-448, by PyTorch's non-saturating cast."""
+    magnitudes = 10.0 ** torch.linspace(-15, 7.5, 32, dtype=torch.float64)
+    x = (torch.randn(32, 128, dtype=torch.float64) * magnitudes[:, None]).to(dtype)
+    gate, up = x.float().chunk(2, dim=-1)
+    y = (gate * torch.sigmoid(gate) * up).to(dtype).float()
+    scales = torch.clamp(y.abs().amax(dim=-1, keepdim=True) / MODULE.FP8_MAX, min=MODULE.MIN_SCALE)
+    assert (y / scales).abs().max().item() < 464
+    q_ref, _ = MODULE.silu_and_mul_fp8_quant_reference(x)
+    assert torch.equal((y / scales).to(MODULE.FP8_DTYPE).view(torch.uint8), q_ref.view(torch.uint8))
+    check_call(SPEC, FLOAT32, SPEC.op, (x.float(),))
+
+
 def test_all_zero_row_gets_min_scale_and_zeros():
     """A row whose activation is all zero (gate 0) divides nothing by zero: scale MIN_SCALE, codes 0."""
     (x,) = SPEC.make_args(3, 64, torch.float32, "cpu")
