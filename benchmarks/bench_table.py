@@ -2,7 +2,8 @@
 figures: % of the copy ceiling, speed-up against Inductor and against the
 faster of Inductor and Liger-Kernel, the geometric-mean speed-up over
 Inductor on the decode shapes (<= 256 tokens), and each op's worst shape
-against each target.
+against each target; beside the targets, as context, what a copy moving the
+same bytes achieved (runs from 2026-11-28 on time one per shape).
 
     python benchmarks/bench_table.py docs/bench-nvidia_h100.json
     python benchmarks/bench_table.py bench-*.json --plot bench.png
@@ -51,13 +52,15 @@ def table(records: list[dict[str, Any]]) -> str:
     lines = [
         f"{first['device']}, torch {first['torch']}, triton {first['triton']}, helion {first['helion']}; {ceiling}",
         "",
-        "| op | shape | MB | helion us | helion TB/s (% ceiling) | inductor TB/s | liger TB/s | x inductor | x best of inductor/liger | config key |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| op | shape | MB | helion us | helion TB/s (% ceiling) | inductor TB/s | liger TB/s | x inductor "
+        "| x best of inductor/liger | same-size copy TB/s (helion % of it) | config key |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     decode: list[float] = []
     # Per op, its worst (value, shape) against each per-shape target.
     worst_pct: dict[str, tuple[float, str]] = {}
     worst_best: dict[str, tuple[float, str]] = {}
+    worst_of_copy: dict[str, tuple[float, str]] = {}
     for (op, shape), c in by_shape.items():
         ours = c["helion"]
         inductor, liger = c.get("inductor"), c.get("liger")
@@ -67,36 +70,56 @@ def table(records: list[dict[str, Any]]) -> str:
         if vs_inductor is not None and _tokens(shape) <= DECODE_MAX_TOKENS:
             decode.append(vs_inductor)
         if not ours.get("ms"):
-            lines.append(f"| {op} | {shape} | - | failed: {ours.get('note')} | | | | | | |")
+            lines.append(f"| {op} | {shape} | - | failed: {ours.get('note')} | | | | | | | |")
             continue
         vs_best = _ratio(best, ours)
         if ours["bytes"] >= LARGE_BYTES:
             worst_pct[op] = min(worst_pct.get(op, (math.inf, "")), (ours["pct_of_copy_ceiling"], shape))
         if vs_best is not None:
             worst_best[op] = min(worst_best.get(op, (math.inf, "")), (vs_best, shape))
+        copy = c.get("copy")
+        # Bytes per ms of each (the copy's byte count may differ by one from the op's).
+        of_copy = 100 * (ours["bytes"] / ours["ms"]) / (copy["bytes"] / copy["ms"]) if copy and copy.get("ms") else None
+        if of_copy is not None and ours["bytes"] >= LARGE_BYTES:
+            worst_of_copy[op] = min(worst_of_copy.get(op, (math.inf, "")), (of_copy, shape))
+        copy_cell = "-" if of_copy is None else f"{copy['tbps']:.2f} ({of_copy:.0f}%)"
         lines.append(
             f"| {op} | {shape} | {ours['bytes'] / 1e6:.1f} | {ours['ms'] * 1e3:.1f} | "
             f"{ours['tbps']:.2f} ({ours['pct_of_copy_ceiling']:.0f}%) | "
             f"{_fmt(inductor['tbps'] if inductor and inductor.get('ms') else None)} | "
             f"{_fmt(liger['tbps'] if liger and liger.get('ms') else None)} | "
-            f"{_fmt(vs_inductor)} | {_fmt(vs_best)} | {ours.get('config')} |"
+            f"{_fmt(vs_inductor)} | {_fmt(vs_best)} | {copy_cell} | {ours.get('config')} |"
         )
     if decode:
         geomean = math.exp(sum(map(math.log, decode)) / len(decode))
         lines += ["", f"Decode shapes (<= {DECODE_MAX_TOKENS} tokens): geometric-mean speed-up over Inductor "
                   f"{geomean:.2f}x over {len(decode)} shapes."]
     lines += _noise(records)
-    lines += _targets(sorted({op for op, _ in by_shape}), worst_pct, worst_best)
+    lines += _targets(sorted({op for op, _ in by_shape}), worst_pct, worst_best, worst_of_copy)
     return "\n".join(lines)
 
 
-def _targets(ops: list[str], worst_pct: dict[str, tuple[float, str]], worst_best: dict[str, tuple[float, str]]) -> list[str]:
-    """Per op, its worst shape against each of issue 5's per-shape targets."""
-    lines = ["", "Targets: each op's worst shape", "", "| op | % ceiling at >= 64 MB (>= 90) | x best of inductor/liger (>= 1.0) |", "|---|---|---|"]
+Worst = dict[str, tuple[float, str]]  # op -> (value, shape)
+
+
+def _targets(ops: list[str], worst_pct: Worst, worst_best: Worst, worst_of_copy: Worst) -> list[str]:
+    """Per op, its worst shape against each of issue 5's per-shape targets, and
+    (context, not a target) its worst large shape against a same-size copy."""
+    lines = [
+        "",
+        "Targets: each op's worst shape",
+        "",
+        "| op | % ceiling at >= 64 MB (>= 90) | x best of inductor/liger (>= 1.0) "
+        "| context: % of a same-size copy at >= 64 MB |",
+        "|---|---|---|---|",
+    ]
+
+    def worst(found: Worst, op: str, spec: str, unit: str) -> str:
+        return f"{found[op][0]:{spec}}{unit} at {found[op][1]}" if op in found else "-"
+
     for op in ops:
-        pct = f"{worst_pct[op][0]:.0f}% at {worst_pct[op][1]}" if op in worst_pct else "-"
-        best = f"{worst_best[op][0]:.2f} at {worst_best[op][1]}" if op in worst_best else "-"
-        lines.append(f"| {op} | {pct} | {best} |")
+        cells = (worst(worst_pct, op, ".0f", "%"), worst(worst_best, op, ".2f", ""), worst(worst_of_copy, op, ".0f", "%"))
+        lines.append(f"| {op} | {' | '.join(cells)} |")
     return lines
 
 
