@@ -263,6 +263,43 @@ def silu_and_mul_quant(small: bool, device: str) -> None:
                 _try(f"{label} rows={rows} w={warps}", lambda a, k=k: k(*a), args, check, nbytes, small)
 
 
+def eviction(small: bool, device: str) -> None:
+    """Where Inductor is 3-4% ahead at 16384 tokens (H200, 2026-11-28): each
+    op's stored config as shipped, then with every load marked evict-first,
+    then evict-last (Helion's ``load_eviction_policies``; the sweep does not
+    try them), checked against the reference."""
+    from helion_ops.core import ConfigSelector, get_kernel
+
+    cases = [("silu_and_mul", 16384, 8192), ("silu_and_mul", 16384, 14336), ("rms_norm", 16384, 8192)]
+    cases += [("fused_add_rms_norm", 16384, 4096), ("rotary_embedding", 16384, 4096)]
+    for name, tokens, width in [(n, 64, 256) for n, _, _ in cases[::2]] if small else cases:
+        op = get_kernel(name)
+        (args,) = op.input_generator(tokens=(tokens,), hidden=(width,), device=device).values()
+        expected = _clone(args)
+        want = op.reference(*expected)
+        entries = op.config_store.load(name, "nvidia_h200")
+        selector = ConfigSelector(name, op.raw_kernel_func, entries, config_picker=op.config_picker, keys=op.keys)
+        key = selector.select(args)
+        stored = dict(entries[key].config) if key in entries else {}
+        loads = len(helion.kernel(op.raw_kernel_func, static_shapes=False).bind(args).config_spec.default_config().config.get("load_eviction_policies", []))
+
+        def check(work: tuple[Any, ...], out: Any, want: Any = want, expected: tuple[Any, ...] = expected) -> None:
+            for got, ref in zip(work, expected, strict=True):  # in-place results
+                if isinstance(ref, torch.Tensor) and ref.is_floating_point():
+                    torch.testing.assert_close(got, ref, atol=3e-2, rtol=3e-2)
+            if want is not None and isinstance(want, torch.Tensor):
+                torch.testing.assert_close(out, want, atol=3e-2, rtol=3e-2)
+
+        nbytes = sum(a.numel() * a.element_size() for a in args if isinstance(a, torch.Tensor)) * 2
+        print(f"{name} tokens={tokens} width={width} ({loads} loads; stored {key}: {stored})", flush=True)
+        compiled = torch.compile(op.reference, dynamic=False)
+        _try("inductor(reference)", lambda a, compiled=compiled: compiled(*a), args, lambda w, o: None, nbytes, small)
+        for label, policy in (("stored", None), ("evict first", "first"), ("evict last", "last")):
+            config = dict(stored) if policy is None else {**stored, "load_eviction_policies": [policy] * loads}
+            k = helion.kernel(op.raw_kernel_func, static_shapes=False, config=helion.Config(**config))
+            _try(label, lambda a, k=k: k(*a), args, check, nbytes, small)
+
+
 def host_breakdown(device: str) -> None:
     """Host us per call of each step of an eager rms_norm 8x4096 bf16 call."""
     from helion_ops.core._eager import call_signature
@@ -398,7 +435,7 @@ def _torch_static_launch(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", action="store_true", help="tiny shapes on CPU (Triton's interpreter)")
-    parser.add_argument("--only", nargs="+", choices=("rotary", "quant", "silu_quant", "host"), default=None)
+    parser.add_argument("--only", nargs="+", choices=("rotary", "quant", "silu_quant", "host", "eviction"), default=None)
     opts, _ = parser.parse_known_args()
     wanted = set(opts.only or ("rotary", "quant", "silu_quant", "host"))
     device = "cpu" if opts.small else "cuda"
@@ -411,6 +448,8 @@ def main() -> None:
         rotary(opts.small, device)
     if "quant" in wanted:
         group_quant(opts.small, device)
+    if "eviction" in wanted:
+        eviction(opts.small, device)
     if "silu_quant" in wanted:
         silu_and_mul_quant(opts.small, device)
 

@@ -90,20 +90,25 @@ class _LayoutProxy(_Proxy):
     def __init__(self, bound: Any) -> None:
         super().__init__(bound)
         self.pid_type = "flat"
-        self.tried: list[tuple[int, str]] = []
+        self.evict_last = False
+        self.tried: list[tuple[int, str, bool]] = []
 
     def set_config(self, config: Any) -> None:
         import helion
 
         self.pid_type = str(config.config.get("pid_type", "flat"))
+        policies = config.config.get("load_eviction_policies") or []
+        self.evict_last = bool(policies) and all(p == "last" for p in policies)
         super().set_config(helion.Config(**{**config.config, "pid_type": "flat"}))
-        self.tried.append((self.rows, self.pid_type))
+        self.tried.append((self.rows, self.pid_type, self.evict_last))
 
     def time(self, fn: Callable[[], object]) -> float:
         fn()
         if self.pid_type != "flat":
-            return {8: 0.5, 16: 9.0}.get(self.rows, 9.0) + (0.1 if self.pid_type == "persistent_blocked" else 0.0)
-        return TIMES[self.rows]
+            ms = {8: 0.5, 16: 9.0}.get(self.rows, 9.0) + (0.1 if self.pid_type == "persistent_blocked" else 0.0)
+        else:
+            ms = TIMES[self.rows]
+        return ms * (0.5 if self.evict_last else 1.0)
 
 
 @pytest.fixture
@@ -148,8 +153,28 @@ def test_the_fastest_candidates_are_retried_with_each_program_id_layout(op: Any)
     best = sweep(op, args, proxy, default, None, timer=proxy.time)
     fastest = "persistent_interleaved" if "persistent_interleaved" in layouts else layouts[0]
     assert (_rows(best), best.config["pid_type"]) == (8, fastest)
-    variants = [(rows, pid) for rows, pid in proxy.tried if pid != "flat"]
+    variants = [(rows, pid) for rows, pid, evict_last in proxy.tried if pid != "flat" and not evict_last]
     assert sorted(variants) == sorted((rows, pid) for rows in (8, 16) for pid in layouts)
+
+
+def test_then_the_fastest_so_far_are_retried_with_loads_kept_in_l2(op: Any) -> None:
+    """The last round: the two fastest configs of all so far (here 8 rows in
+    its two persistent layouts) again with every load marked evict-last; the
+    stand-in timer halves their time, so the fastest wins with that marking."""
+    args = _args()
+    bound = bind_for_tuning(op, args, "sweep", None)
+    default = bound.config_spec.default_config()
+    proxy = _LayoutProxy(bound)
+    best = sweep(op, args, proxy, default, None, timer=proxy.time)
+    layouts = [p for p in bound.config_spec.allowed_pid_types if p != "flat"]
+    fastest = "persistent_interleaved" if "persistent_interleaved" in layouts else layouts[0]
+    assert (_rows(best), best.config["pid_type"]) == (8, fastest)
+    assert best.config["load_eviction_policies"] == ["last"] * len(best.config["load_eviction_policies"]) != []
+    retried = sorted((rows, pid) for rows, pid, evict_last in proxy.tried if evict_last)
+    if set(layouts) == {"persistent_blocked", "persistent_interleaved"}:  # helion 1.1 to 1.5
+        assert retried == [(8, "persistent_blocked"), (8, "persistent_interleaved")]
+    else:
+        assert len(retried) == 2 and (8, fastest) in retried
 
 
 def test_a_spent_budget_stops_after_the_first_candidate_that_passes(op: Any) -> None:
