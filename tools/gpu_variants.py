@@ -296,6 +296,7 @@ def eviction(small: bool, device: str) -> None:
     then evict-last (Helion's ``load_eviction_policies``; the sweep does not
     try them), checked against the reference."""
     from helion_ops.core import ConfigSelector, get_kernel
+    from helion_ops.core._bench import bytes_moved, mutated_positions
 
     cases = [("silu_and_mul", 16384, 8192), ("silu_and_mul", 16384, 14336), ("rms_norm", 16384, 8192)]
     cases += [("fused_add_rms_norm", 16384, 4096), ("rotary_embedding", 16384, 4096)]
@@ -317,7 +318,8 @@ def eviction(small: bool, device: str) -> None:
             if want is not None and isinstance(want, torch.Tensor):
                 torch.testing.assert_close(out, want, atol=3e-2, rtol=3e-2)
 
-        nbytes = sum(a.numel() * a.element_size() for a in args if isinstance(a, torch.Tensor)) * 2
+        # Bytes as helion-ops bench counts them (inputs read, outputs and in-place arguments written).
+        nbytes = bytes_moved(args, op(*_clone(args)), mutated_positions(op))
         print(f"{name} tokens={tokens} width={width} ({loads} loads; stored {key}: {stored})", flush=True)
         compiled = torch.compile(op.reference, dynamic=False)
         _try("inductor(reference)", lambda a, compiled=compiled: compiled(*a), args, lambda w, o: None, nbytes, small)
