@@ -34,6 +34,13 @@ def _ratio(baseline: dict[str, Any] | None, ours: dict[str, Any]) -> float | Non
     return baseline["ms"] / ours["ms"] if baseline and baseline.get("ms") and ours.get("ms") else None
 
 
+Worst = dict[str, tuple[float, str]]  # op -> (its lowest value, the shape it was measured on)
+
+
+def _keep_worst(found: Worst, op: str, value: float, shape: str) -> None:
+    found[op] = min(found.get(op, (math.inf, "")), (value, shape))
+
+
 def _fmt(value: float | None, spec: str = ".2f") -> str:
     return "-" if value is None else format(value, spec)
 
@@ -58,9 +65,9 @@ def table(records: list[dict[str, Any]]) -> str:
     ]
     decode: list[float] = []
     # Per op, its worst (value, shape) against each per-shape target.
-    worst_pct: dict[str, tuple[float, str]] = {}
-    worst_best: dict[str, tuple[float, str]] = {}
-    worst_of_copy: dict[str, tuple[float, str]] = {}
+    worst_pct: Worst = {}
+    worst_best: Worst = {}
+    worst_of_copy: Worst = {}
     for (op, shape), c in by_shape.items():
         ours = c["helion"]
         inductor, liger = c.get("inductor"), c.get("liger")
@@ -73,15 +80,16 @@ def table(records: list[dict[str, Any]]) -> str:
             lines.append(f"| {op} | {shape} | - | failed: {ours.get('note')} | | | | | | | |")
             continue
         vs_best = _ratio(best, ours)
-        if ours["bytes"] >= LARGE_BYTES:
-            worst_pct[op] = min(worst_pct.get(op, (math.inf, "")), (ours["pct_of_copy_ceiling"], shape))
+        large = ours["bytes"] >= LARGE_BYTES
+        if large:
+            _keep_worst(worst_pct, op, ours["pct_of_copy_ceiling"], shape)
         if vs_best is not None:
-            worst_best[op] = min(worst_best.get(op, (math.inf, "")), (vs_best, shape))
+            _keep_worst(worst_best, op, vs_best, shape)
         copy = c.get("copy")
         # Bytes per ms of each (the copy's byte count may differ by one from the op's).
         of_copy = 100 * (ours["bytes"] / ours["ms"]) / (copy["bytes"] / copy["ms"]) if copy and copy.get("ms") else None
-        if of_copy is not None and ours["bytes"] >= LARGE_BYTES:
-            worst_of_copy[op] = min(worst_of_copy.get(op, (math.inf, "")), (of_copy, shape))
+        if of_copy is not None and large:
+            _keep_worst(worst_of_copy, op, of_copy, shape)
         copy_cell = "-" if of_copy is None else f"{copy['tbps']:.2f} ({of_copy:.0f}%)"
         lines.append(
             f"| {op} | {shape} | {ours['bytes'] / 1e6:.1f} | {ours['ms'] * 1e3:.1f} | "
@@ -97,9 +105,6 @@ def table(records: list[dict[str, Any]]) -> str:
     lines += _noise(records)
     lines += _targets(sorted({op for op, _ in by_shape}), worst_pct, worst_best, worst_of_copy)
     return "\n".join(lines)
-
-
-Worst = dict[str, tuple[float, str]]  # op -> (value, shape)
 
 
 def _targets(ops: list[str], worst_pct: Worst, worst_best: Worst, worst_of_copy: Worst) -> list[str]:

@@ -295,7 +295,7 @@ def eviction(small: bool, device: str) -> None:
     op's stored config as shipped, then with every load marked evict-first,
     then evict-last (Helion's ``load_eviction_policies``; the sweep does not
     try them), checked against the reference."""
-    from helion_ops.core import ConfigSelector, get_kernel
+    from helion_ops.core import get_kernel
     from helion_ops.core._bench import bytes_moved, mutated_positions
 
     cases = [("silu_and_mul", 16384, 8192), ("silu_and_mul", 16384, 14336), ("rms_norm", 16384, 8192)]
@@ -305,10 +305,10 @@ def eviction(small: bool, device: str) -> None:
         (args,) = op.input_generator(tokens=(tokens,), hidden=(width,), device=device).values()
         expected = _clone(args)
         want = op.reference(*expected)
-        entries = op.config_store.load(name, "nvidia_h200")
-        selector = ConfigSelector(name, op.raw_kernel_func, entries, config_picker=op.config_picker, keys=op.keys)
-        key = selector.select(args)
-        stored = dict(entries[key].config) if key in entries else {}
+        # The entry the op itself selects for these arguments on this machine's platform.
+        key = op.configured.selected_key(*args)
+        entry = op.configured.entries.get(key)
+        stored = dict(entry.config) if entry is not None else {}
         loads = len(helion.kernel(op.raw_kernel_func, static_shapes=False).bind(args).config_spec.default_config().config.get("load_eviction_policies", []))
 
         def check(work: tuple[Any, ...], out: Any, want: Any = want, expected: tuple[Any, ...] = expected) -> None:

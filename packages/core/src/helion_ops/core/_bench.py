@@ -439,15 +439,21 @@ def _cuda_graph_ms(fn: Callable[[], Any], rep_ms: float = 50.0, replays: int = 1
     return float(statistics.median(times))
 
 
-def _copy_ms(nbytes: int, repeats: int) -> float:
-    src = torch.empty(nbytes, dtype=torch.uint8, device="cuda").fill_(1)
+def _copy_times(nbytes: int, repeats: int, method: str, device: torch.device | str = "cuda") -> list[float]:
+    """``repeats`` timings (ms, by ``method``) of a device-to-device copy of an ``nbytes`` buffer."""
+    src = torch.ones(nbytes, dtype=torch.uint8, device=device)
     dst = torch.empty_like(src)
-    return statistics.median(time_ms(lambda: dst.copy_(src), DO_BENCH) for _ in range(repeats))
+    return [time_ms(lambda: dst.copy_(src), method) for _ in range(repeats)]
+
+
+def _spread(times: Sequence[float]) -> float | None:
+    """max/min - 1 of repeated timings (None for a single one): the run's own noise."""
+    return max(times) / min(times) - 1 if len(times) > 1 and min(times) > 0 else None
 
 
 def copy_ceiling_tbps(nbytes: int = COPY_CEILING_BYTES, repeats: int = 3) -> float:
     """Device-to-device copy bandwidth (read + write) of an ``nbytes`` buffer, TB/s (median of repeats)."""
-    ms = _copy_ms(nbytes, repeats)
+    ms = statistics.median(_copy_times(nbytes, repeats, DO_BENCH))
     torch.cuda.empty_cache()  # the two buffers are gone: give their memory back before the ops run
     return 2 * nbytes / (ms * 1e-3) / 1e12
 
@@ -504,9 +510,10 @@ def measure_shape(
                     )
                 )
                 continue
-            spread = max(times) / min(times) - 1 if repeats > 1 and min(times) > 0 else None
             ms = statistics.median(times)
-            out.append(Measurement(wrapper.op_name, shape, c.name, method, nbytes, ms, err, close, c.note, cfg, spread))
+            out.append(
+                Measurement(wrapper.op_name, shape, c.name, method, nbytes, ms, err, close, c.note, cfg, _spread(times))
+            )
         device = next((a.device for a in args if isinstance(a, torch.Tensor)), None)
         if device is not None and device.type == "cuda":
             out.append(_same_size_copy(wrapper.op_name, shape, method, nbytes, repeats, device))
@@ -515,12 +522,10 @@ def measure_shape(
 
 def _same_size_copy(op: str, shape: str, method: str, nbytes: int, repeats: int, device: torch.device) -> Measurement:
     """A device-to-device copy moving ``nbytes`` (half read, half written), timed as the shape's contenders."""
-    src = torch.ones(max(1, nbytes // 2), dtype=torch.uint8, device=device)
-    dst = torch.empty_like(src)
-    times = [time_ms(lambda: dst.copy_(src), method) for _ in range(repeats)]
-    spread = max(times) / min(times) - 1 if repeats > 1 and min(times) > 0 else None
+    half = max(1, nbytes // 2)
+    times = _copy_times(half, repeats, method, device)
     note = "device-to-device copy of the same bytes (context, not a baseline)"
-    return Measurement(op, shape, SAME_SIZE_COPY, method, 2 * src.numel(), statistics.median(times), note=note, spread=spread)
+    return Measurement(op, shape, SAME_SIZE_COPY, method, 2 * half, statistics.median(times), note=note, spread=_spread(times))
 
 
 def _expected(wrapper: HelionKernelWrapper, args: tuple[Any, ...]) -> Expected | Exception | None:
