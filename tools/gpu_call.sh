@@ -20,7 +20,8 @@
 #   host      host time per eager call (benchmarks/test_host_overhead.py) and
 #             its breakdown (tools/gpu_variants.py --only host)
 #   block     the MLP block benchmark (benchmarks/test_block.py)
-#   variants  tools/gpu_variants.py $VARIANTS (kernel formulations and configs)
+#   variants  tools/gpu_variants.py $VARIANTS (kernel formulations and configs;
+#             several argument lists separated by ';' run at once, one per GPU)
 #   speedup   autotune throughput over GPUs: the same 12 jobs (rms_norm,
 #             silu_and_mul, per_token_group_fp8_quant at 256 tokens) by the
 #             sequential path, by --gpus all on GPU 0 alone, by --gpus all on
@@ -92,9 +93,20 @@ step_block() {
 }
 
 step_variants() {
-  # shellcheck disable=SC2086
-  timeout "${VARIANTS_LIMIT:-300}" python3 tools/gpu_variants.py $VARIANTS > "$OUT/variants.log" 2>&1
-  echo "variants rc=$? $(el)"; grep -vE "^\s*$" "$OUT/variants.log" | head -n 60
+  # VARIANTS holds one argument list, or several separated by ';': those run
+  # at once, one per GPU (variants-<i>.log).
+  local lists i=0
+  IFS=';' read -ra lists <<< "$VARIANTS"
+  [ ${#lists[@]} -eq 0 ] && lists=("")
+  for (( i = 0; i < ${#lists[@]} && i < gpus; i++ )); do
+    # shellcheck disable=SC2086  # an argument list
+    ( CUDA_VISIBLE_DEVICES=$i timeout "${VARIANTS_LIMIT:-300}" python3 tools/gpu_variants.py ${lists[$i]} \
+        > "$OUT/variants-$i.log" 2>&1; echo "variants ${lists[$i]} (GPU $i): rc=$? $(el)" ) &
+  done
+  wait
+  for (( i = 0; i < ${#lists[@]} && i < gpus; i++ )); do
+    grep -vE "^\s*$" "$OUT/variants-$i.log" | head -n 80
+  done
 }
 
 # _entries DIR: how many config entries the autotune output DIR holds.

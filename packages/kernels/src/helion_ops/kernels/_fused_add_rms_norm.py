@@ -97,6 +97,9 @@ def fused_add_rms_norm(x: torch.Tensor, residual: torch.Tensor, weight: torch.Te
     m, n = x.size()
     out = torch.empty_like(x)
     for rows in hl.tile(m):
+        # Loaded before the reduction (see rms_norm: no load moves across its
+        # barriers, and at one token its round trip would follow the row's).
+        w = weight[None, :].to(torch.float32)
         summed = (x[rows, :].to(torch.float32) + residual[rows, :].to(torch.float32)).to(x.dtype)
         sf = summed.to(torch.float32)
         inv_rms = torch.rsqrt(torch.mean(sf * sf, dim=-1, keepdim=True) + eps)
@@ -105,5 +108,5 @@ def fused_add_rms_norm(x: torch.Tensor, residual: torch.Tensor, weight: torch.Te
         # second loop; a store placed before the reduction would already have
         # overwritten residual there and the sum would be added twice.
         residual[rows, :] = summed
-        out[rows, :] = (sf * inv_rms * weight[None, :].to(torch.float32)).to(out.dtype)
+        out[rows, :] = (sf * inv_rms * w).to(out.dtype)
     return out

@@ -73,8 +73,13 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.
     m, n = x.size()
     out = torch.empty_like(x)
     for rows in hl.tile(m):
+        # The weight is loaded before the reduction, not where it is used: the
+        # compiler does not move a load across the reduction's barriers, and
+        # at one token the two global-memory round trips would run one after
+        # the other (the SASS had the weight's loads after both BAR.SYNCs).
+        w = weight[None, :].to(torch.float32)
         xf = x[rows, :].to(torch.float32)
         mean_sq = torch.mean(xf * xf, dim=-1, keepdim=True)
         normed = xf * torch.rsqrt(mean_sq + eps)
-        out[rows, :] = (normed * weight[None, :].to(torch.float32)).to(out.dtype)
+        out[rows, :] = (normed * w).to(out.dtype)
     return out
