@@ -53,6 +53,19 @@ def test_row_strided_input_reads_only_its_columns(tol):
 
 
 @pytest.mark.parametrize("tol", tolerance_params((FLOAT32, BFLOAT16)))
+def test_a_gate_far_below_zero_gives_zero_even_where_gate_times_up_overflows(tol):
+    """The kernel computes silu(g) * u as g / (1 + 2**(-g log2 e)) * u: for
+    g = -1e20 the denominator is inf and the quotient -0, as the reference's
+    g * sigmoid(g) * u; dividing g * u instead would give inf / inf = NaN
+    wherever |g * u| overflows float32."""
+    x = torch.randn(3, 2 * 64, dtype=tol.dtype)
+    x[:, :8] = -1e20  # gate
+    x[:, 64:72] = torch.tensor([1e20, -1e20]).repeat(4)  # its up, so that g * u overflows
+    check_call(SPEC, tol, SPEC.op, (x,))
+    assert not SPEC.op(x).isnan().any()
+
+
+@pytest.mark.parametrize("tol", tolerance_params((FLOAT32, BFLOAT16)))
 def test_size_one_first_then_larger_sizes_stay_correct(tol):
     """Eager, first call with one token, then 8 and 33 tokens."""
     run_size_one_first(SPEC, tol, tokens=(1, 8, 33), width=64, device="cpu")

@@ -99,6 +99,19 @@ def test_all_zero_row_gets_min_scale_and_zeros():
     check_call(SPEC, FLOAT32, SPEC.op, (x,))
 
 
+def test_a_gate_far_below_zero_gives_zero_codes_not_nan():
+    """The activation as in silu_and_mul (g / (1 + 2**(-g log2 e)) * u): a gate
+    of -1e20 with |g * u| past float32's range still gives 0, not NaN, and
+    leaves the row's scale to its other elements."""
+    (x,) = SPEC.make_args(3, 64, torch.float32, "cpu")
+    x[:, :8] = -1e20
+    x[:, 64:72] = 1e20
+    q, scales = SPEC.op(x)
+    assert not q.float().isnan().any() and not scales.isnan().any()
+    assert torch.all(q[:, :8].float() == 0)
+    check_call(SPEC, FLOAT32, SPEC.op, (x,))
+
+
 def test_row_strided_input_reads_only_its_columns():
     wide = torch.randn(5, 2 * 64 + 24) * 3
     x = wide[:, : 2 * 64]

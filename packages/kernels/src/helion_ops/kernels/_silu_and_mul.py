@@ -30,11 +30,15 @@ PREFILL_TOKENS = (1024, 4096, 16384)
 INTERMEDIATE_SIZES = (4096, 8192, 11008, 14336)
 DTYPES = (torch.bfloat16, torch.float16, torch.float32)
 KEY_FIELDS = ("intermediate", "numtokens")
-# silu(g) * u is computed as g * u / (1 + 2**(-g * log2(e))): one division,
+# silu(g) * u is computed as g / (1 + 2**(-g * log2(e))) * u: one division,
 # where sigmoid compiles to an exp2, a reciprocal and two more multiplies
 # (sm_90 SASS of silu_and_mul_fp8_quant: 30.1 -> 25.1 instructions per
 # element, tools/sass_count.py). That kernel is issue-bound at 11008 columns:
-# on an H200 it went from 287 to 253 us at 16384 x 11008 (docs/benchmarks.md).
+# on an H200 it went from 287 to 253 us at 16384 x 11008, same configs
+# (tools/gpu_variants.py --only silu_quant; docs/benchmarks.md, fourth run).
+# g is divided before u multiplies it: for a gate far below zero the
+# quotient is -0 as in the reference, where (g * u) / inf could be
+# inf / inf = NaN once |g * u| overflows float32.
 LOG2E = 1.4426950408889634
 
 
@@ -98,5 +102,5 @@ def silu_and_mul(x: torch.Tensor) -> torch.Tensor:
     for rows, cols in hl.tile([m, n]):
         gate = halves[rows, 0, cols].to(torch.float32)
         up = halves[rows, 1, cols].to(torch.float32)
-        out[rows, cols] = (gate * up / (1.0 + torch.exp2(gate * -LOG2E))).to(out.dtype)
+        out[rows, cols] = (gate / (1.0 + torch.exp2(gate * -LOG2E)) * up).to(out.dtype)
     return out

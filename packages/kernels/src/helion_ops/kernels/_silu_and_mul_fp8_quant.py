@@ -102,7 +102,7 @@ def silu_and_mul_fp8_quant(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
         gate = halves[rows, 0, :].to(torch.float32)
         up = halves[rows, 1, :].to(torch.float32)
         # silu by exp2 with one division (see silu_and_mul's LOG2E).
-        act = (gate * up / (1.0 + torch.exp2(gate * -LOG2E))).to(x.dtype).to(torch.float32)
+        act = (gate / (1.0 + torch.exp2(gate * -LOG2E)) * up).to(x.dtype).to(torch.float32)
         row_scale = torch.clamp(torch.amax(torch.abs(act), dim=-1, keepdim=True) / FP8_MAX, min=MIN_SCALE)
         # No clamp to +-448 (a no-op here; see the per_token_group_fp8_quant kernel).
         q[rows, :] = (act / row_scale).to(FP8_DTYPE)
