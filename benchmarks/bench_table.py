@@ -10,6 +10,8 @@ same bytes achieved (runs from 2026-11-28 on time one per shape).
 
 Several files (one ``helion-ops bench`` process per GPU, each op in one of
 them) are merged; each record keeps the copy ceiling its process measured.
+Where two files hold the same row (op, shape, contender), the later file's
+is kept: a re-run of some rows listed after the whole run.
 """
 
 from __future__ import annotations
@@ -146,12 +148,22 @@ def _noise(records: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def latest_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per (op, shape, contender): a later file's replaces an
+    earlier one's (a re-run of some rows over a whole run), so that the
+    table, the noise line and the plot all read the same rows."""
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in records:
+        latest[(r["op"], r["shape"], r["contender"])] = r  # in the place of the row it replaces
+    return list(latest.values())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path, help="helion-ops bench --json files (merged)")
     parser.add_argument("--plot", type=Path, help="also write the merged records' plot (PNG)")
     args = parser.parse_args(argv)
-    records = [r for f in args.files for r in json.loads(f.read_text(encoding="utf-8"))]
+    records = latest_records([r for f in args.files for r in json.loads(f.read_text(encoding="utf-8"))])
     print(table(records))
     if args.plot:
         from helion_ops.core import write_bench_plot

@@ -143,6 +143,12 @@ def test_plot_has_shapes_on_x_tbps_on_y_and_the_ceiling_line(tmp_path: Path) -> 
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+    # With a copy row per shape: the copy keeps its colour where Liger has no line.
+    copies = [{**r, "contender": "copy"} for r in records if r["contender"] == "helion"]
+    fig = build_figure(records + copies, CEILING)
+    colours = [{line.get_label(): line.get_color() for line in ax.get_lines()} for ax in fig.get_axes()]
+    assert colours[0]["copy"] == colours[1]["copy"] and colours[0]["copy"] != colours[0]["liger"]
+    plt.close(fig)
 
     png = tmp_path / "bench.png"
     write_bench_plot(png, records, CEILING)
@@ -220,13 +226,56 @@ def test_bench_table_merges_processes_and_names_each_ops_worst_shape(tmp_path: P
     assert (tmp_path / "merged.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_plot_refuses_records_of_one_op_with_two_ceilings() -> None:
+def test_bench_table_takes_a_later_files_rows_in_place_of_an_earlier_ones(tmp_path: Path, capsys: Any) -> None:
+    """A re-run of some rows, listed after the whole run, replaces those rows
+    in the table (in their place), its noise line and its plot."""
+    pytest.importorskip("matplotlib")
+    env = {**ENV, "triton": "3.6.0", "helion": "1.5.0"}
+    whole = json_records(synthetic_rows(), CEILING, env, None)
+    rerun = [dict(r) for r in whole if r["op"] == "rms_norm" and r["shape"].endswith("numtokens=8")]
+    for r in rerun:
+        r.update(copy_ceiling_tbps=3.1, spread=0.5 if r["contender"] == "inductor" else 0.0)
+    helion = next(r for r in rerun if r["contender"] == "helion")
+    helion.update(ms=helion["ms"] / 2)
+    files = [tmp_path / "whole.json", tmp_path / "rerun.json"]
+    for path, records in zip(files, (whole, rerun), strict=True):
+        path.write_text(json.dumps(records), encoding="utf-8")
+
+    module = _bench_table_module()
+    merged = module.latest_records(whole + rerun)
+    assert len(merged) == len(whole)
+    assert [(r["op"], r["shape"], r["contender"]) for r in merged] == [(r["op"], r["shape"], r["contender"]) for r in whole]
+    assert next(r for r in merged if r is helion)["ms"] == helion["ms"]
+    assert module.main([*map(str, files), "--plot", str(tmp_path / "merged.png")]) == 0
+    out = capsys.readouterr().out
+    assert "largest 50.0% (rms_norm hidden=4096,numtokens=8, inductor)" in out
+    assert f"| rms_norm | hidden=4096,numtokens=8 | {helion['bytes'] / 1e6:.1f} | {helion['ms'] * 1e3:.1f} |" in out
+
+
+def test_plot_draws_one_ceiling_per_run_where_an_ops_rows_come_from_two() -> None:
     pytest.importorskip("matplotlib")
     from helion_ops.core._bench_plot import build_figure
 
     records = json_records(synthetic_rows(), CEILING, ENV, None)
-    records[0]["copy_ceiling_tbps"] = 2.5
-    with pytest.raises(ValueError, match="rms_norm.*expected one copy ceiling.*pass ceiling_tbps"):
+    records[0]["copy_ceiling_tbps"] = 2.5  # an rms_norm row from another run
+    fig = build_figure(records)
+    rms, silu = fig.get_axes()
+    rms_ceilings = {label: ys for label, ys in _line_data(rms).items() if label.startswith("copy ceiling")}
+    assert rms_ceilings == {
+        "copy ceiling 2.50 TB/s (run 1 of 2)": [2.5, 2.5],
+        f"copy ceiling {CEILING:.2f} TB/s (run 2 of 2)": [CEILING, CEILING],
+    }
+    assert [label for label in _line_data(silu) if label.startswith("copy ceiling")] == [f"copy ceiling {CEILING:.2f} TB/s"]
+
+
+def test_plot_refuses_records_without_a_ceiling() -> None:
+    pytest.importorskip("matplotlib")
+    from helion_ops.core._bench_plot import build_figure
+
+    records = json_records(synthetic_rows(), CEILING, ENV, None)
+    for r in records:
+        r["copy_ceiling_tbps"] = None
+    with pytest.raises(ValueError, match="rms_norm.*expected a copy ceiling.*found none.*pass ceiling_tbps"):
         build_figure(records)
 
 

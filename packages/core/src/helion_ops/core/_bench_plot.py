@@ -11,7 +11,10 @@ from typing import Any
 
 from ._cli_errors import MissingDependencyError, OutputPathError
 
-MARKERS = {"helion": "o", "torch": "s", "inductor": "^", "liger": "D"}
+MARKERS = {"helion": "o", "torch": "s", "inductor": "^", "liger": "D", "copy": "x"}
+# One colour per contender in every subplot (by default the colour cycle
+# restarts per subplot, and the copy took Liger's colour where Liger has no line).
+COLORS = {"helion": "C0", "torch": "C1", "inductor": "C2", "liger": "C3", "copy": "C4"}
 
 
 def require_matplotlib() -> None:
@@ -40,20 +43,22 @@ def _series(records: Sequence[Mapping[str, Any]], op: str) -> tuple[list[str], d
     return shapes, {c: ys for c, ys in lines.items() if not all(math.isnan(y) for y in ys)}
 
 
-def _op_ceiling(records: Sequence[Mapping[str, Any]], op: str, ceiling_tbps: float | None) -> float:
-    """``ceiling_tbps``, else the copy ceiling the op's own records carry (a
-    table merged from several ``helion-ops bench`` processes has one per process)."""
+def _op_ceilings(records: Sequence[Mapping[str, Any]], op: str, ceiling_tbps: float | None) -> list[float]:
+    """``[ceiling_tbps]``, else the copy ceilings the op's own records carry:
+    one per ``helion-ops bench`` process that measured the op (several where a
+    later run's rows replace some of an earlier one's)."""
     if ceiling_tbps is not None:
-        return ceiling_tbps
-    found = {float(r["copy_ceiling_tbps"]) for r in records if r["op"] == op and r.get("copy_ceiling_tbps")}
-    if len(found) != 1:
-        raise ValueError(f"op {op!r}: expected one copy ceiling in its records, found {sorted(found)}; pass ceiling_tbps")
-    return found.pop()
+        return [ceiling_tbps]
+    found = sorted({float(r["copy_ceiling_tbps"]) for r in records if r["op"] == op and r.get("copy_ceiling_tbps")})
+    if not found:
+        raise ValueError(f"op {op!r}: expected a copy ceiling in its records, found none; pass ceiling_tbps")
+    return found
 
 
 def build_figure(records: Sequence[Mapping[str, Any]], ceiling_tbps: float | None = None, title: str = "") -> Any:
     """The matplotlib Figure: one subplot per op, shapes on x, TB/s on y, the
-    copy ceiling (``ceiling_tbps``, else each op's records' own) as a dashed line."""
+    copy ceiling (``ceiling_tbps``, else each op's records' own) as a dashed
+    line, one per ceiling where the op's rows come from several runs."""
     require_matplotlib()
     import matplotlib
 
@@ -65,18 +70,22 @@ def build_figure(records: Sequence[Mapping[str, Any]], ceiling_tbps: float | Non
         raise ValueError("no records to plot")
     fig, axes = plt.subplots(len(ops), 1, figsize=(12, 4.5 * len(ops)), squeeze=False)
     for ax, op in zip(axes[:, 0], ops, strict=True):
-        ceiling = _op_ceiling(records, op, ceiling_tbps)
+        ceilings = _op_ceilings(records, op, ceiling_tbps)
         shapes, lines = _series(records, op)
         xs = list(range(len(shapes)))
         for contender, ys in lines.items():
-            ax.plot(xs, ys, marker=MARKERS.get(contender, "x"), label=contender)
-        ax.axhline(ceiling, color="black", linestyle="--", linewidth=1, label=f"copy ceiling {ceiling:.2f} TB/s")
+            ax.plot(xs, ys, marker=MARKERS.get(contender, "+"), color=COLORS.get(contender), label=contender)
+        for i, ceiling in enumerate(ceilings):
+            of_runs = f" (run {i + 1} of {len(ceilings)})" if len(ceilings) > 1 else ""
+            ax.axhline(
+                ceiling, color="black", linestyle="--", linewidth=1, label=f"copy ceiling {ceiling:.2f} TB/s{of_runs}"
+            )
         ax.set_title(op)
         ax.set_xlabel("shape")
         ax.set_ylabel("TB/s")
         ax.set_xticks(xs)
         ax.set_xticklabels(shapes, rotation=45, ha="right", fontsize=7)
-        ax.set_ylim(bottom=0, top=max(ceiling, *(y for ys in lines.values() for y in ys if not math.isnan(y))) * 1.1)
+        ax.set_ylim(bottom=0, top=max(*ceilings, *(y for ys in lines.values() for y in ys if not math.isnan(y))) * 1.1)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     if title:
