@@ -54,9 +54,13 @@ def rope_per_token(
         kh[t, :, 1, :] = (k2 * cos + k1 * sin).to(key.dtype)
 
 
-def silu_quant_clamped(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """silu_and_mul_fp8_quant as shipped until 2026-11-28: the reference's
-    clamp to +-448 before the e4m3 cast (a no-op, see the op module)."""
+def silu_quant_sigmoid(x: torch.Tensor, clamp: hl.constexpr) -> tuple[torch.Tensor, torch.Tensor]:
+    """silu_and_mul_fp8_quant before the exp2 activation: ``gate *
+    sigmoid(gate) * up``, 30.1 sm_90 instructions per element against the
+    shipped 25.1 (tools/sass_count.py, 16384 x 4096, 8 warps). With ``clamp``
+    (a compile-time constant) as shipped until 2026-11-28: the reference's
+    clamp to +-448 before the e4m3 cast (a no-op, see the op module); without
+    it as shipped from the clamp's removal until the exp2 activation."""
     m, two_n = x.size()
     n = two_n // 2
     halves = x.view(m, 2, n)
@@ -69,29 +73,10 @@ def silu_quant_clamped(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         row_scale = torch.clamp(
             torch.amax(torch.abs(act), dim=-1, keepdim=True) / silu_quant.FP8_MAX, min=silu_quant.MIN_SCALE
         )
-        q[rows, :] = torch.clamp(act / row_scale, -silu_quant.FP8_MAX, silu_quant.FP8_MAX).to(silu_quant.FP8_DTYPE)
-        scales[rows, :] = row_scale
-    return q, scales
-
-
-def silu_quant_sigmoid(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """silu_and_mul_fp8_quant as shipped from the clamp's removal until the
-    exp2 activation (2026-11-28): ``gate * sigmoid(gate) * up``, 30.1 sm_90
-    instructions per element against the shipped 25.1 (tools/sass_count.py,
-    16384 x 4096, 8 warps)."""
-    m, two_n = x.size()
-    n = two_n // 2
-    halves = x.view(m, 2, n)
-    q = torch.empty([m, n], dtype=silu_quant.FP8_DTYPE, device=x.device)
-    scales = torch.empty([m, 1], dtype=torch.float32, device=x.device)
-    for rows in hl.tile(m):
-        gate = halves[rows, 0, :].to(torch.float32)
-        up = halves[rows, 1, :].to(torch.float32)
-        act = (gate * torch.sigmoid(gate) * up).to(x.dtype).to(torch.float32)
-        row_scale = torch.clamp(
-            torch.amax(torch.abs(act), dim=-1, keepdim=True) / silu_quant.FP8_MAX, min=silu_quant.MIN_SCALE
-        )
-        q[rows, :] = (act / row_scale).to(silu_quant.FP8_DTYPE)
+        scaled = act / row_scale
+        if clamp:
+            scaled = torch.clamp(scaled, -silu_quant.FP8_MAX, silu_quant.FP8_MAX)
+        q[rows, :] = scaled.to(silu_quant.FP8_DTYPE)
         scales[rows, :] = row_scale
     return q, scales
 
@@ -280,13 +265,14 @@ def silu_and_mul_quant(small: bool, device: str) -> None:
         _try("inductor(reference)", lambda a, compiled=compiled: compiled(*a), args, check, nbytes, small)
         for rows, warps in ((1, 8), (1, 16), (1, 32), (2, 32)):
             config = helion.Config(block_sizes=[rows], reduction_loops=[None], num_warps=warps)
-            for label, kernel_body in (
-                ("shipped (silu by exp2)", silu_quant.silu_and_mul_fp8_quant.raw_kernel_func),
-                ("sigmoid, no clamp", silu_quant_sigmoid),
-                ("sigmoid, clamped", silu_quant_clamped),
+            shipped = helion.kernel(silu_quant.silu_and_mul_fp8_quant.raw_kernel_func, static_shapes=False, config=config)
+            sigmoid = helion.kernel(silu_quant_sigmoid, static_shapes=False, config=config)
+            for label, run in (
+                ("shipped (silu by exp2)", lambda a, k=shipped: k(*a)),
+                ("sigmoid, no clamp", lambda a, k=sigmoid: k(*a, False)),
+                ("sigmoid, clamped", lambda a, k=sigmoid: k(*a, True)),
             ):
-                k = helion.kernel(kernel_body, static_shapes=False, config=config)
-                _try(f"{label} rows={rows} w={warps}", lambda a, k=k: k(*a), args, check, nbytes, small)
+                _try(f"{label} rows={rows} w={warps}", run, args, check, nbytes, small)
 
 
 def eviction(small: bool, device: str) -> None:
