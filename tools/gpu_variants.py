@@ -131,6 +131,14 @@ def _clone(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
 
 
+def _bench_bytes(op: Any, args: tuple[Any, ...]) -> int:
+    """Bytes one call of ``op`` moves, as ``helion-ops bench`` counts them
+    (inputs read, outputs and in-place arguments written); runs ``op`` once on a copy."""
+    from helion_ops.core._bench import bytes_moved, mutated_positions
+
+    return bytes_moved(args, op(*_clone(args)), mutated_positions(op))
+
+
 def _try(
     label: str,
     run: Callable[[tuple[Any, ...]], object],
@@ -289,7 +297,6 @@ def eviction(small: bool, device: str) -> None:
     in ``helion-ops bench`` (probably the host's launch showing: ``do_bench``
     times one plain ``helion.Kernel`` call at a time; not checked)."""
     from helion_ops.core import get_kernel
-    from helion_ops.core._bench import bytes_moved, mutated_positions
 
     cases = [("silu_and_mul", 16384, 8192), ("silu_and_mul", 16384, 11008), ("rms_norm", 16384, 8192)]
     cases += [("fused_add_rms_norm", 16384, 4096), ("rotary_embedding", 16384, 4096), ("rms_norm", 16384, 2048)]
@@ -315,8 +322,7 @@ def eviction(small: bool, device: str) -> None:
             if want is not None and isinstance(want, torch.Tensor):
                 torch.testing.assert_close(out, want, atol=3e-2, rtol=3e-2)
 
-        # Bytes as helion-ops bench counts them (inputs read, outputs and in-place arguments written).
-        nbytes = bytes_moved(args, op(*_clone(args)), mutated_positions(op))
+        nbytes = _bench_bytes(op, args)
         print(f"{name} tokens={tokens} width={width} ({loads} loads; stored {key}: {stored})", flush=True)
         compiled = torch.compile(op.reference, dynamic=False)
         _try("inductor(reference)", lambda a, compiled=compiled: compiled(*a), args, lambda w, o: None, nbytes, small)
@@ -383,12 +389,10 @@ def flush(small: bool, device: str) -> None:
         src = torch.empty(moved_mb << 19, dtype=torch.uint8, device=device)
         dst = torch.empty_like(src)
         report(f"copy moving {moved_mb} MB", lambda src=src, dst=dst: dst.copy_(src), 2 * src.numel())
-    from helion_ops.core._bench import bytes_moved, mutated_positions
-
     for name in ("rms_norm", "per_token_group_fp8_quant", "rotary_embedding", "fused_add_rms_norm"):
         op = get_kernel(name)
         (args,) = op.input_generator(tokens=(64 if small else 16384,), hidden=(256 if small else 2048,), device=device).values()
-        nbytes = bytes_moved(args, op(*_clone(args)), mutated_positions(op))
+        nbytes = _bench_bytes(op, args)
         print(f"{name} ({nbytes / 1e6:.1f} MB)", flush=True)
         work = _clone(args)  # the in-place ops rewrite these: timing only
         report("helion-ops", lambda op=op, work=work: op(*work), nbytes)
