@@ -5,7 +5,7 @@
 For every (op, key) tuned in both config directories (the ``--out`` of two
 ``helion-ops autotune`` runs), the two chosen configs run on the shape they
 were tuned on (the ``provenance.shape`` of the entry) and are timed as tuning
-times them (``tuning_timer``: CUDA-graph replays up to 256 tokens, do_bench
+times them (``tuning_timer``: CUDA-graph replays up to 256 tokens, flushed medians
 above), alternately A, B, A, B, ... so drift hits both. Printed per job:
 median ms of each, B/A, and the noise of this run: the largest spread
 (max/min - 1) over the rounds of one config. Issue 11's quality check:

@@ -1,7 +1,7 @@
 """``helion-ops bench`` pieces that run without a GPU: bytes accounting, the
 timing method per shape, the table, the JSON records and the plot (made from
 synthetic measurement rows, not a benchmark), and the command's refusal on
-CPU. The timing itself (do_bench, CUDA graphs, the copy ceiling) needs a GPU."""
+CPU. The timing itself (flushed medians, CUDA graphs, the copy ceiling) needs a GPU."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from cli_runner import assert_clean_error, run_cli
 from helion_ops.core import interpreter_active
 from helion_ops.core._bench import (
     CUDAGRAPH,
-    DO_BENCH,
+    FLUSHED,
     Measurement,
     bytes_moved,
     json_records,
@@ -41,9 +41,9 @@ def synthetic_rows() -> list[Measurement]:
                 if op == "silu_and_mul" and contender == "liger":
                     rows.append(Measurement(op, shape, contender, CUDAGRAPH, nbytes, None, note="not installed"))
                     continue
-                rows.append(Measurement(op, shape, contender, CUDAGRAPH if i == 0 else DO_BENCH, nbytes, ms * (i + 1), 0.0, True))
+                rows.append(Measurement(op, shape, contender, CUDAGRAPH if i == 0 else FLUSHED, nbytes, ms * (i + 1), 0.0, True))
             if op == "rms_norm":  # a same-size copy, as runs from 2026-11-28 on time (older JSON has none)
-                rows.append(Measurement(op, shape, "copy", CUDAGRAPH if i == 0 else DO_BENCH, nbytes, 0.04 * (i + 1)))
+                rows.append(Measurement(op, shape, "copy", CUDAGRAPH if i == 0 else FLUSHED, nbytes, 0.04 * (i + 1)))
     return rows
 
 
@@ -72,7 +72,7 @@ def test_bytes_moved(case: str, expected: int) -> None:
 
 @pytest.mark.parametrize(
     ("shape", "tokens", "method"),
-    [("hidden=4096,numtokens=256", 256, CUDAGRAPH), ("hidden=4096,numtokens=1024", 1024, DO_BENCH), ("odd", 8, CUDAGRAPH), ("odd", 4096, DO_BENCH)],
+    [("hidden=4096,numtokens=256", 256, CUDAGRAPH), ("hidden=4096,numtokens=1024", 1024, FLUSHED), ("odd", 8, CUDAGRAPH), ("odd", 4096, FLUSHED)],
 )
 def test_decode_shapes_replay_cuda_graphs(shape: str, tokens: int, method: str) -> None:
     """Up to 256 tokens (from the name, else the first tensor's rows) the kernels run for microseconds: CUDA graphs."""
@@ -161,7 +161,7 @@ def test_plot_keeps_gaps_for_failed_contenders() -> None:
 
     rows = synthetic_rows()
     i = next(i for i, r in enumerate(rows) if r.contender == "helion" and r.shape.endswith("numtokens=4096"))
-    rows[i] = Measurement(rows[i].op, rows[i].shape, rows[i].contender, DO_BENCH, rows[i].nbytes, None, note="failed: x")
+    rows[i] = Measurement(rows[i].op, rows[i].shape, rows[i].contender, FLUSHED, rows[i].nbytes, None, note="failed: x")
     fig = build_figure(json_records(rows, CEILING, ENV, None), CEILING)
     helion = _line_data(fig.get_axes()[0])["helion"]
     assert not math.isnan(helion[0]) and math.isnan(helion[1])
@@ -369,6 +369,21 @@ def test_each_cuda_shape_also_times_a_copy_of_its_bytes(scale_rows_op: Any) -> N
     assert (copy.contender, copy.method) == ("copy", ours.method)
     assert abs(copy.nbytes - ours.nbytes) <= 1 and copy.ms is not None and copy.ms > 0
     assert copy.spread is not None and copy.close is None
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_flushed_call_reads_its_data_from_memory_not_from_the_l2() -> None:
+    """A buffer of a quarter of the L2 stays there between back-to-back calls
+    (CUDA-graph replays); timed after the flush, the same read is slower:
+    the flush evicted it."""
+    from helion_ops.core import _bench
+
+    l2_bytes = torch.cuda.get_device_properties(0).L2_cache_size
+    data = torch.ones(l2_bytes // 16, dtype=torch.float32, device="cuda")  # a quarter of the L2
+    in_l2 = _bench.time_ms(data.sum, _bench.CUDAGRAPH)
+    flushed = _bench.time_ms(data.sum, _bench.FLUSHED)
+    assert flushed > 1.05 * in_l2, (flushed, in_l2)
 
 
 def test_repeats_must_be_a_positive_whole_number() -> None:

@@ -219,8 +219,8 @@ def test_a_reference_that_raises_fails_the_job(op: Any) -> None:
     [
         ("hidden=16,numtokens=1", 1, "cudagraph"),
         ("hidden=16,numtokens=256", 256, "cudagraph"),
-        ("hidden=16,numtokens=4096", 4096, "do_bench"),
-        ("", 300, "do_bench"),
+        ("hidden=16,numtokens=4096", 4096, "flushed"),
+        ("", 300, "flushed"),
         ("", 37, "cudagraph"),
     ],
 )
@@ -228,7 +228,7 @@ def test_tuning_times_decode_shapes_with_cuda_graphs(
     monkeypatch: pytest.MonkeyPatch, shape: str, tokens: int, method: str
 ) -> None:
     """As the bench does: decode shapes (<= 256 tokens, by the shape's name or
-    the first tensor's rows) by CUDA-graph replays, larger ones by do_bench."""
+    the first tensor's rows) by CUDA-graph replays, larger ones by flushed medians."""
     from helion_ops.core import _bench
     from helion_ops.core._autotune import tuning_timer
 

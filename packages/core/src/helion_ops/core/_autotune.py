@@ -369,8 +369,9 @@ def bind_for_tuning(wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort:
 
 def tuning_timer(shape: str, args: tuple[Any, ...]) -> Callable[[Callable[[], object]], float]:
     """How tuning times a call (ms), as ``helion-ops bench`` does: CUDA-graph
-    replays for decode shapes (<= 256 tokens), do_bench medians otherwise.
-    Decode kernels take a few microseconds, so do_bench's figure is launch-bound:
+    replays for decode shapes (<= 256 tokens), medians of calls each after an
+    L2 flush otherwise. Decode kernels take a few microseconds, so a flushed
+    call's figure is launch-bound:
     on 2 H200 one config's do_bench time at 256 tokens moved by up to 5x
     between runs, which made the sweep's choice there close to random."""
     from ._bench import time_ms, timing_method
@@ -860,7 +861,7 @@ def print_summary(results: Sequence[JobResult], skipped: Sequence[Job], out_dir:
     from ._table import print_table
 
     stream = stream if stream is not None else sys.stdout
-    print_table("autotune: tuned vs default config (do_bench ms)", SUMMARY_COLUMNS, summary_rows(results), file=stream)
+    print_table("autotune: tuned vs default config (ms, timed as helion-ops bench times)", SUMMARY_COLUMNS, summary_rows(results), file=stream)
     failed = [r for r in results if not r.ok]
     print(
         f"{len(results) - len(failed)} tuned, {len(failed)} failed, {len(skipped)} skipped (tuned before, --resume); "

@@ -6,11 +6,19 @@ pure-PyTorch reference, eager), ``inductor`` (that reference under
 ``torch.compile(dynamic=False)``) and ``liger`` (Liger-Kernel's kernel for the
 op, where it has one and is installed).
 
-Timing: the median of ``triton.testing.do_bench`` (L2 flushed between calls)
-for large shapes; for decode shapes (<= 256 tokens), whose kernels run for a
-few microseconds, the median of CUDA-graph replays (``_cuda_graph_ms``, so
-host launch overhead is not measured). Every contender of a shape is timed the
-same way.
+Timing: for large shapes the median of calls each timed alone after a pass
+that reads a 256 MB buffer (``_flushed_ms``: the L2 holds none of the call's
+data, and only clean lines); for decode shapes (<= 256 tokens), whose kernels
+run for a few microseconds, the median of CUDA-graph replays
+(``_cuda_graph_ms``, so host launch overhead is not measured). Every
+contender of a shape, and the copy ceiling, is timed the same way.
+
+Why not ``triton.testing.do_bench``: its flush zeroes a 256 MB buffer, which
+leaves the L2 full of dirty lines that the timed call then writes back to
+memory on top of its own traffic. On an H200 that cost every timed call about
+2-5 us (a 128 MB copy: 37.2 us after the zeroing flush, 35.1 after a read-only
+one; 1 GiB: 257.3 / 253.3 us), traffic of the harness, not of the op, and the
+smaller the shape the larger its share (tools/gpu_variants.py --only flush).
 
 Bytes moved by one call: every tensor argument read once, every returned
 tensor written once, and every argument the op writes in place written once.
@@ -58,7 +66,8 @@ OURS = "helion"
 BASELINES = ("inductor", "liger")
 DECODE_MAX_TOKENS = 256
 CUDAGRAPH = "cudagraph"
-DO_BENCH = "do_bench"
+FLUSHED = "flushed"  # records before it said "do_bench": triton's do_bench, zeroing flush
+L2_FLUSH_BYTES = 256 << 20  # several times the L2 of the GPUs this targets (H100/H200: 50 MB)
 COPY_CEILING_BYTES = 1 << 30
 TOKEN_FIELDS = ("numtokens", "num_tokens", "tokens")
 
@@ -128,7 +137,7 @@ def token_count(shape: str, args: Sequence[Any]) -> int | None:
 
 def timing_method(shape: str, args: Sequence[Any]) -> str:
     tokens = token_count(shape, args)
-    return CUDAGRAPH if tokens is not None and tokens <= DECODE_MAX_TOKENS else DO_BENCH
+    return CUDAGRAPH if tokens is not None and tokens <= DECODE_MAX_TOKENS else FLUSHED
 
 
 # ---------------------------------------------------------------- contenders
@@ -386,8 +395,6 @@ def write_json(path: str | Path, records: Sequence[Mapping[str, Any]]) -> None:
 
 def time_ms(fn: Callable[[], Any], method: str) -> float:
     """Median milliseconds of ``fn`` by ``method``; the first call (compilation) is not timed."""
-    from triton.testing import do_bench
-
     fn()
     torch.cuda.synchronize()
     if method == CUDAGRAPH:
@@ -397,7 +404,42 @@ def time_ms(fn: Callable[[], Any], method: str) -> float:
             if "capture" not in str(exc):
                 raise
             return _cuda_graph_ms(fn)  # once more: see _cuda_graph_ms
-    return float(do_bench(fn, warmup=25, rep=100, return_mode="median"))
+    return _flushed_ms(fn)
+
+
+def _flushed_ms(fn: Callable[[], Any], warmup_ms: float = 25.0, rep_ms: float = 100.0) -> float:
+    """Median milliseconds of ``fn``, each call timed alone after a read of an
+    ``L2_FLUSH_BYTES`` buffer (see the module's docstring for why a read).
+
+    The loop is do_bench's: the number of warm-up and timed calls comes from
+    the time of 5 flushed calls, to fill about ``warmup_ms`` and ``rep_ms``.
+    """
+    flush_buffer = torch.empty(L2_FLUSH_BYTES // 4, dtype=torch.int32, device="cuda")
+
+    def flush() -> None:
+        flush_buffer.sum()  # reads every byte, writes 8: the L2 is left clean
+
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(5):
+        flush()
+        fn()
+    end.record()
+    torch.cuda.synchronize()
+    estimate = max(start.elapsed_time(end) / 5, 1e-3)
+    for _ in range(max(1, int(warmup_ms / estimate))):
+        flush()
+        fn()
+    repeats = max(1, int(rep_ms / estimate))
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
+    for call_start, call_end in zip(starts, ends, strict=True):
+        flush()
+        call_start.record()
+        fn()
+        call_end.record()
+    torch.cuda.synchronize()
+    return float(statistics.median(s.elapsed_time(e) for s, e in zip(starts, ends, strict=True)))
 
 
 def _cuda_graph_ms(fn: Callable[[], Any], rep_ms: float = 50.0, replays: int = 10) -> float:
@@ -453,7 +495,7 @@ def _spread(times: Sequence[float]) -> float | None:
 
 def copy_ceiling_tbps(nbytes: int = COPY_CEILING_BYTES, repeats: int = 3) -> float:
     """Device-to-device copy bandwidth (read + write) of an ``nbytes`` buffer, TB/s (median of repeats)."""
-    ms = statistics.median(_copy_times(nbytes, repeats, DO_BENCH))
+    ms = statistics.median(_copy_times(nbytes, repeats, FLUSHED))
     torch.cuda.empty_cache()  # the two buffers are gone: give their memory back before the ops run
     return 2 * nbytes / (ms * 1e-3) / 1e12
 

@@ -328,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         help="TB/s of ops vs torch eager, Inductor and Liger-Kernel on a CUDA GPU",
         description="Time each op and its baselines on every shape of the op's input generator "
-        "(do_bench median; CUDA-graph replay for <= 256 tokens) and report TB/s, %% of the copy ceiling "
+        "(median of calls each after a read-only L2 flush; CUDA-graph replay for <= 256 tokens) and report TB/s, %% of the copy ceiling "
         "and the speed-up over the faster of Inductor and Liger-Kernel.",
     )
     bench.add_argument("ops", nargs="*", metavar="OP", help="ops to benchmark (or --all)")
