@@ -70,3 +70,13 @@ def test_decode_tiles_also_hold_16_elements_per_thread_and_prefill_tiles_8():
         assert found == per_thread, (tokens, tiles)
     assert max(rows * cols for rows, cols, _ in _tuning._tiles(256, 8192, 1)) == 8192
     assert max(rows * cols for rows, cols, _ in _tuning._tiles(4096, 8192, 1)) == 4096
+
+
+def test_tiles_loaded_in_halves_also_hold_16_elements_per_thread_at_prefill():
+    """Rotary loads each head in two halves: 16 per thread makes each half's
+    share one 16-byte bf16 vector, at every token count."""
+    tiles = _tuning._tiles(16384, 16, 128, halves=True)
+    assert {rows * cols * 128 // (warps * _tuning.THREADS_PER_WARP) for rows, cols, warps in tiles} == {8, 16}
+    configs = _tuning.rotary_configs(16384, 16, 4, 128)
+    assert {"block_sizes": [8, 1, 8, 1], "num_warps": 2} in configs
+    assert {"block_sizes": [8, 1, 8, 1], "num_warps": 4} in configs

@@ -57,19 +57,25 @@ def row_configs(tokens: int, row: int) -> list[dict[str, Any]]:
     return found
 
 
-def _tiles(tokens: int, columns: int, inner: int) -> list[tuple[int, int, int]]:
+def _tiles(tokens: int, columns: int, inner: int, halves: bool = False) -> list[tuple[int, int, int]]:
     """(rows, columns, warps) per program: 1024 to 4096 elements and 8 per
     thread; for a single token also smaller tiles (256 and 512 elements, so it
     still spreads over many programs); for decode (<= 256 tokens) also 16
     elements per thread and 8192-element tiles (on the H200, silu_and_mul at
-    256 tokens stayed at 0.86-0.91x Inductor with the 8-per-thread tiles)."""
+    256 tokens stayed at 0.86-0.91x Inductor with the 8-per-thread tiles).
+
+    ``halves``: the kernel loads each column in two halves (rotary's x1 and
+    x2), so 8 elements per thread are two 4-element (8-byte bf16) loads; such
+    kernels also get 16 per thread at every token count, one 16-byte vector
+    per half (the H200's rotary at 16384 tokens stayed at 89-90% of the copy
+    ceiling with 8-byte loads)."""
     if tokens == 1:
         sizes: tuple[int, ...] = (256, 512, 1024, 2048, 4096)
     elif tokens <= DECODE_MAX_TOKENS:
         sizes = (1024, 2048, 4096, 8192)
     else:
         sizes = (1024, 2048, 4096)
-    per_thread_options = (8, 16) if tokens <= DECODE_MAX_TOKENS else (8,)
+    per_thread_options = (8, 16) if halves or tokens <= DECODE_MAX_TOKENS else (8,)
     found = []
     for elements in sizes:
         for rows in (1, 2, 4, 8):
@@ -96,5 +102,5 @@ def rotary_configs(tokens: int, query_heads: int, key_heads: int, head_size: int
     key_cap = next_power_of_2(key_heads)
     return [
         {"block_sizes": [rows, heads, rows, min(heads, key_cap)], "num_warps": warps}
-        for rows, heads, warps in _tiles(tokens, query_heads, head_size)
+        for rows, heads, warps in _tiles(tokens, query_heads, head_size, halves=True)
     ]
