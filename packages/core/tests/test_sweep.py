@@ -177,6 +177,68 @@ def test_then_the_fastest_so_far_are_retried_with_loads_kept_in_l2(op: Any) -> N
         assert len(retried) == 2 and (8, fastest) in retried
 
 
+def _scale_tiles_in_place(x: torch.Tensor, w: torch.Tensor) -> None:
+    for rows, cols in hl.tile([x.size(0), x.size(1)]):
+        x[rows, cols] = x[rows, cols] * w[None, cols]
+
+
+def _tile_candidates(args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    return [{"block_sizes": [rows, 8]} for rows in (1, 2, 4, 8, 16)]
+
+
+class _LoopOrderProxy(_Proxy):
+    """Records each configured loop order and program-id layout; its timer
+    makes column-first programs (``loop_orders`` [[1, 0]]) twice as fast and
+    any layout but flat a little slower."""
+
+    def __init__(self, bound: Any) -> None:
+        super().__init__(bound)
+        self.order: list[int] = [0, 1]
+        self.pid_type = "flat"
+        self.tried: list[tuple[int, str, tuple[int, ...]]] = []
+
+    def set_config(self, config: Any) -> None:
+        self.order = list(config.config.get("loop_orders", [[0, 1]])[0])
+        self.pid_type = str(config.config.get("pid_type", "flat"))
+        super().set_config(config)
+        self.tried.append((self.rows, self.pid_type, tuple(self.order)))
+
+    def time(self, fn: Callable[[], object]) -> float:
+        fn()
+        ms = TIMES[self.rows] + (0.0 if self.pid_type == "flat" else 0.1)
+        return ms * (0.5 if self.order == [1, 0] else 1.0)
+
+
+def test_the_fastest_so_far_are_retried_with_their_tile_loop_reversed(names: list[str]) -> None:
+    """A [rows, columns] tile loop: after the layouts, the two fastest configs
+    again with the loop order reversed (columns' blocks the fastest-moving
+    program ids), checked like every candidate; the faster order wins."""
+    names.append(unique("sweep_tiles"))
+    op = register_kernel(names[-1], reference=_reference, tuning_configs=_tile_candidates, mutates_args=("x",))(
+        _scale_tiles_in_place
+    )
+    args = _args()
+    before = args[0].clone()
+    bound = bind_for_tuning(op, args, "sweep", None)
+    default = bound.config_spec.default_config()
+    proxy = _LoopOrderProxy(bound)
+    best = sweep(op, args, proxy, default, None, timer=proxy.time)
+    assert (_rows(best), best.config["loop_orders"], best.config.get("pid_type", "flat")) == (8, [[1, 0]], "flat")
+    reversed_tries = {(rows, pid) for rows, pid, order in proxy.tried if order == (1, 0)}
+    # The two fastest so far: 8 rows flat and 8 rows in its fastest other
+    # layout (where this helion runs one on CPU), else 16 rows flat.
+    assert len(reversed_tries) == 2 and (8, "flat") in reversed_tries, proxy.tried
+    assert reversed_tries <= {(8, pid) for pid in ("flat", *bound.config_spec.allowed_pid_types)} | {(16, "flat")}
+    torch.testing.assert_close(args[0], before, rtol=0, atol=0)
+
+
+def test_one_dimensional_tile_loops_get_no_loop_order_variant(op: Any) -> None:
+    from helion_ops.core._autotune import loop_order_variants
+
+    bound = bind_for_tuning(op, _args(), "sweep", None)
+    assert loop_order_variants(bound.config_spec.default_config(), bound) == []
+
+
 def test_a_spent_budget_stops_after_the_first_candidate_that_passes(op: Any) -> None:
     args = _args()
     bound = bind_for_tuning(op, args, "sweep", None)
