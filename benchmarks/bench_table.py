@@ -56,7 +56,7 @@ def table(records: list[dict[str, Any]]) -> str:
     ceiling = (
         f"copy ceiling {ceilings[0]:.2f} TB/s (measured in the same run)"
         if len(ceilings) == 1
-        else f"copy ceiling {ceilings[0]:.2f}-{ceilings[-1]:.2f} TB/s (each op's process measured its own, same run)"
+        else f"copy ceiling {ceilings[0]:.2f}-{ceilings[-1]:.2f} TB/s (each bench process measured its own, in the run of its rows)"
     )
     lines = [
         f"{first['device']}, torch {first['torch']}, triton {first['triton']}, helion {first['helion']}; {ceiling}",

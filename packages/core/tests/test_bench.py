@@ -214,7 +214,7 @@ def test_bench_table_merges_processes_and_names_each_ops_worst_shape(tmp_path: P
 
     assert _bench_table_module().main([*map(str, files), "--plot", str(tmp_path / "merged.png")]) == 0
     out = capsys.readouterr().out
-    assert "copy ceiling 3.00-3.20 TB/s (each op's process measured its own, same run)" in out
+    assert "copy ceiling 3.00-3.20 TB/s (each bench process measured its own, in the run of its rows)" in out
     # helion's 0.13 ms against the copy's 0.08 ms at 128 MB: 62% of a same-size copy.
     assert (
         "| rms_norm | 33% at hidden=4096,numtokens=4096 | 0.92 at hidden=4096,numtokens=4096 "
