@@ -360,8 +360,9 @@ def _median_after(flush: Callable[[], object], fn: Callable[[], object], small: 
 
 
 def flush(small: bool, device: str) -> None:
-    """Whether the bench's L2 flush is what keeps the 64-170 MB shapes under
-    90% of the 1 GiB copy ceiling (not yet run on a GPU). ``do_bench`` zeroes a
+    """Whether the bench's L2 flush is what kept the 64-170 MB shapes under
+    90% of the 1 GiB copy ceiling (it was, in part: docs/benchmarks.md, the
+    H200's fifth run; the bench now flushes read-only). ``do_bench`` zeroes a
     256 MB buffer before each call: the L2 then holds dirty lines that the
     timed call's own traffic evicts, writing them back while it runs. The
     same calls after that flush, after a flush that only reads 256 MB (the L2

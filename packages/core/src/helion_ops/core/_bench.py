@@ -33,7 +33,7 @@ The copy ceiling is a device-to-device copy of a 1 GiB buffer, measured in the
 same run, counted as bytes read plus bytes written. Each shape also times a
 copy moving its own byte count (contender ``copy``, timed like the others):
 below a few hundred MB a copy itself stays under the 1 GiB ceiling (on an
-H200, 64 MB moved: 76% of it; 128 MB: 87%), which the percentages alone hide.
+H200, copies moving 100-170 MB: 85-94% of it), which the percentages alone hide.
 """
 
 from __future__ import annotations
