@@ -339,23 +339,16 @@ def eviction(small: bool, device: str) -> None:
 
 
 def _median_after(flush: Callable[[], object], fn: Callable[[], object], small: bool, repeats: int = 100) -> float:
-    """Median ms of ``fn``, each call timed alone after ``flush`` (do_bench's
+    """Median ms of ``fn``, each call timed alone after ``flush`` (the bench's
     loop with the flush as a parameter)."""
+    from helion_ops.core._bench import median_ms_after
+
     if small:
         flush()
         return _bench(fn, small)
     fn()
     torch.cuda.synchronize()
-    starts = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
-    ends = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
-    for start, end in zip(starts, ends, strict=True):
-        flush()
-        start.record()
-        fn()
-        end.record()
-    torch.cuda.synchronize()
-    times = sorted(s.elapsed_time(e) for s, e in zip(starts, ends, strict=True))
-    return times[len(times) // 2]
+    return median_ms_after(flush, fn, repeats)
 
 
 def flush(small: bool, device: str) -> None:

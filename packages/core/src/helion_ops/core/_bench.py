@@ -430,7 +430,12 @@ def _flushed_ms(fn: Callable[[], Any], warmup_ms: float = 25.0, rep_ms: float = 
     for _ in range(max(1, int(warmup_ms / estimate))):
         flush()
         fn()
-    repeats = max(1, int(rep_ms / estimate))
+    return median_ms_after(flush, fn, max(1, int(rep_ms / estimate)))
+
+
+def median_ms_after(flush: Callable[[], object], fn: Callable[[], object], repeats: int) -> float:
+    """Median milliseconds of ``repeats`` calls of ``fn``, each timed alone
+    (CUDA events around it) after a call of ``flush``."""
     starts = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
     ends = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
     for call_start, call_end in zip(starts, ends, strict=True):
