@@ -1,0 +1,87 @@
+"""Every config the package ships for a GPU is one its kernel accepts.
+
+The shipped files are tuned on GPUs this CI does not have, against the
+kernels as they were then; a kernel changed since (a load added, say) can
+refuse a stored field, such as a ``load_eviction_policies`` list of the old
+length, and that would surface only on a GPU, at the first call of that
+shape. Helion's ``normalize`` needs no GPU: each entry is checked against the
+kernel bound to CPU tensors of its key's width. ``normalize`` takes a per-load
+or per-memory-op list of any length (helion 1.5: a list one load short
+passes and marks the wrong loads), so the lists' lengths are checked against
+the kernel's default config here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import helion
+import pytest
+import torch
+from _checks import OP_NAMES, op_module, op_wrapper
+
+GPU_PLATFORMS = ("nvidia_h100", "nvidia_h200")
+# Enough tokens for every stored rows-per-program (at most 16) to be valid.
+TOKENS = 64
+WIDTH_FIELDS = ("hidden", "intermediate")
+
+
+def _entries(op_name: str, platform: str) -> list[dict[str, Any]]:
+    path = Path(op_module(op_name).CONFIG_DIR) / op_name / f"{platform}.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def _width(op_name: str, key: dict[str, Any]) -> int:
+    widths = [int(key[f]) for f in WIDTH_FIELDS if f in key]
+    if widths:
+        return widths[0]
+    # The default entry ({}): the generator's first width.
+    return int(op_module(op_name).__dict__.get("HIDDEN_SIZES", op_module(op_name).__dict__.get("INTERMEDIATE_SIZES"))[0])
+
+
+@pytest.mark.parametrize("platform", GPU_PLATFORMS)
+@pytest.mark.parametrize("op_name", OP_NAMES)
+def test_every_shipped_gpu_config_is_accepted_by_its_kernel(op_name: str, platform: str) -> None:
+    entries = _entries(op_name, platform)
+    assert entries, f"{op_name}: no {platform} configs shipped"
+    wrapper = op_wrapper(op_name)
+    generator = getattr(op_module(op_name), f"{op_name}_inputs")
+    bound_by_width: dict[int, Any] = {}
+    for entry in entries:
+        width = _width(op_name, entry["key"])
+        if width not in bound_by_width:
+            (args,) = generator(tokens=(TOKENS,), hidden=(width,), dtype=torch.bfloat16, device="cpu").values()
+            bound_by_width[width] = helion.kernel(wrapper.raw_kernel_func, static_shapes=False).bind(args)
+        spec = bound_by_width[width].config_spec
+        try:
+            spec.normalize(helion.Config(**entry["config"]))
+        except Exception as exc:  # noqa: BLE001 - named in the failure
+            pytest.fail(f"{op_name} {platform} {entry['key']}: the kernel refuses {entry['config']}: {exc}")
+        assert _list_length_mismatches(entry["config"], spec) == [], (op_name, platform, entry["key"])
+
+
+def _list_length_mismatches(config: dict[str, Any], spec: Any) -> list[str]:
+    """The stored list fields whose length differs from the kernel's default config's."""
+    default = spec.default_config().config
+    return [
+        f"{field}: {len(value)} stored, {len(default[field])} in the kernel"
+        for field, value in config.items()
+        if isinstance(value, list) and isinstance(default.get(field), list) and len(value) != len(default[field])
+    ]
+
+
+def test_a_stale_eviction_list_is_caught() -> None:
+    """What the length check guards against: helion's normalize takes a
+    policy list one load short; the check names it."""
+    op_name = "fused_add_rms_norm"
+    wrapper = op_wrapper(op_name)
+    (args,) = op_module(op_name).fused_add_rms_norm_inputs(
+        tokens=(TOKENS,), hidden=(4096,), dtype=torch.bfloat16, device="cpu"
+    ).values()
+    spec = helion.kernel(wrapper.raw_kernel_func, static_shapes=False).bind(args).config_spec
+    loads = len(spec.default_config().config["load_eviction_policies"])
+    stale = {"block_sizes": [1], "num_warps": 8, "load_eviction_policies": ["last"] * (loads - 1)}
+    spec.normalize(helion.Config(**stale))  # accepted as it is
+    assert _list_length_mismatches(stale, spec) == [f"load_eviction_policies: {loads - 1} stored, {loads} in the kernel"]
