@@ -497,8 +497,9 @@ def loop_order_variants(config: Any, bound: Any) -> list[Any]:
     In Helion's default order the first dimension's blocks take the fastest
     moving program ids: neighbouring programs of a [tokens, columns] tile
     walk down the tokens, each a row apart in memory. Reversed, they walk
-    along a row as Inductor's flat pointwise kernels do (on an H200, Inductor's
-    silu_and_mul at 14336 x 16384: 4.38 TB/s, helion-ops' tuned tiles 4.26)."""
+    along a row as Inductor's flat pointwise kernels do. On an H200,
+    silu_and_mul at 14336 x 16384: Inductor 4.38 TB/s, the tuned tiles 4.26,
+    the same tiles columns first 4.45 (docs/benchmarks.md, fifth run)."""
     import helion
 
     fields = dict(config.config)
