@@ -138,6 +138,21 @@ def _bench_bytes(op: Any, args: tuple[Any, ...]) -> int:
     return bytes_moved(args, op(*_clone(args)), mutated_positions(op))
 
 
+def _matches(want: Any, expected: tuple[Any, ...]) -> Callable[[tuple[Any, ...], Any], None]:
+    """A check of one call against the reference's: its in-place results
+    (``expected``, the reference's arguments after its call) and its output
+    (``want``), within bf16-sized tolerances."""
+
+    def check(work: tuple[Any, ...], out: Any) -> None:
+        for got, ref in zip(work, expected, strict=True):
+            if isinstance(ref, torch.Tensor) and ref.is_floating_point():
+                torch.testing.assert_close(got, ref, atol=3e-2, rtol=3e-2)
+        if isinstance(want, torch.Tensor):
+            torch.testing.assert_close(out, want, atol=3e-2, rtol=3e-2)
+
+    return check
+
+
 def _try(
     label: str,
     run: Callable[[tuple[Any, ...]], object],
@@ -314,12 +329,7 @@ def eviction(small: bool, device: str) -> None:
         loads = len(spec.default_config().config.get("load_eviction_policies", []))
         memory_ops = spec.indexing.length
 
-        def check(work: tuple[Any, ...], out: Any, want: Any = want, expected: tuple[Any, ...] = expected) -> None:
-            for got, ref in zip(work, expected, strict=True):  # in-place results
-                if isinstance(ref, torch.Tensor) and ref.is_floating_point():
-                    torch.testing.assert_close(got, ref, atol=3e-2, rtol=3e-2)
-            if want is not None and isinstance(want, torch.Tensor):
-                torch.testing.assert_close(out, want, atol=3e-2, rtol=3e-2)
+        check = _matches(want, expected)
 
         nbytes = _bench_bytes(op, args)
         print(f"{name} tokens={tokens} width={width} ({loads} loads; stored {key}: {stored})", flush=True)
@@ -432,12 +442,7 @@ def two_pass(small: bool, device: str) -> None:
         second = _second_pass_row_loads(code, "weight") + [False] * policies
         mixed = {"load_eviction_policies": ["first" if second[i] else "last" for i in range(policies)]}
 
-        def check(work: tuple[Any, ...], out: Any, want: Any = want, expected: tuple[Any, ...] = expected) -> None:
-            for got, ref in zip(work, expected, strict=True):
-                if isinstance(ref, torch.Tensor) and ref.is_floating_point():
-                    torch.testing.assert_close(got, ref, atol=3e-2, rtol=3e-2)
-            if isinstance(want, torch.Tensor):
-                torch.testing.assert_close(out, want, atol=3e-2, rtol=3e-2)
+        check = _matches(want, expected)
 
         nbytes = _bench_bytes(op, args)
         print(f"{name} tokens={tokens} width={width} (stored: {stored}; mixed: {mixed})", flush=True)
