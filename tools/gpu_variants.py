@@ -109,12 +109,6 @@ def _bench(fn: Callable[[], object], small: bool) -> float:
     return time_ms(fn, FLUSHED)  # as helion-ops bench times large shapes (read-only L2 flush)
 
 
-def _copy_ceiling(device: str) -> float:
-    from helion_ops.core._bench import copy_ceiling_tbps
-
-    return copy_ceiling_tbps(repeats=1)
-
-
 def _copy_by_size(device: str) -> None:
     """Copy TB/s at the bench's smaller sizes (bytes moved = read + written),
     beside the 1 GiB ceiling the percentages divide by: how much of a shape's
@@ -136,6 +130,26 @@ def _bench_bytes(op: Any, args: tuple[Any, ...]) -> int:
     from helion_ops.core._bench import bytes_moved, mutated_positions
 
     return bytes_moved(args, op(*_clone(args)), mutated_positions(op))
+
+
+def _case(name: str, tokens: int, width: int, device: str) -> tuple[Any, tuple[Any, ...], Callable[..., None]]:
+    """The registered op ``name``, its generator's arguments at that shape,
+    and a check of a call on a copy of them against the reference's results."""
+    from helion_ops.core import get_kernel
+
+    op = get_kernel(name)
+    (args,) = op.input_generator(tokens=(tokens,), hidden=(width,), device=device).values()
+    expected = _clone(args)
+    want = op.reference(*expected)
+    return op, args, _matches(want, expected)
+
+
+def _stored_config(op: Any, args: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
+    """The config key ``op`` selects for ``args`` on this machine's platform,
+    and that entry's config ({} where there is none)."""
+    key = op.configured.selected_key(*args)
+    entry = op.configured.entries.get(key)
+    return key, dict(entry.config) if entry is not None else {}
 
 
 def _matches(want: Any, expected: tuple[Any, ...]) -> Callable[[tuple[Any, ...], Any], None]:
@@ -306,30 +320,22 @@ def eviction(small: bool, device: str) -> None:
     evict-last loads; each checked against the reference. On an H200
     (2026-11-28) tensor descriptors changed no time by more than 0.2% at the
     seven shapes moving 330 MB or more, so the sweep does not try them. At
-    the three moving 100-170 MB this tool's times are not to be trusted:
+    the three moving 100-170 MB this tool's times were not to be trusted:
     per_token_group_fp8_quant's stored config took 74.7 us here and 30.5 us
-    in ``helion-ops bench`` (probably the host's launch showing: ``do_bench``
-    times one plain ``helion.Kernel`` call at a time; not checked)."""
-    from helion_ops.core import get_kernel
+    in ``helion-ops bench`` (probably the host's launch showing: this tool
+    timed one plain ``helion.Kernel`` call at a time, with ``do_bench`` then;
+    not checked)."""
 
     cases = [("silu_and_mul", 16384, 8192), ("silu_and_mul", 16384, 11008), ("rms_norm", 16384, 8192)]
     cases += [("fused_add_rms_norm", 16384, 4096), ("rotary_embedding", 16384, 4096), ("rms_norm", 16384, 2048)]
     cases += [("per_token_group_fp8_quant", 16384, 2048), ("silu_and_mul_fp8_quant", 16384, 11008)]
     cases += [("fused_add_rms_norm", 16384, 5120), ("rotary_embedding", 16384, 2048)]
     for name, tokens, width in [(n, 64, 256) for n, _, _ in cases[::2]] if small else cases:
-        op = get_kernel(name)
-        (args,) = op.input_generator(tokens=(tokens,), hidden=(width,), device=device).values()
-        expected = _clone(args)
-        want = op.reference(*expected)
-        # The entry the op itself selects for these arguments on this machine's platform.
-        key = op.configured.selected_key(*args)
-        entry = op.configured.entries.get(key)
-        stored = dict(entry.config) if entry is not None else {}
+        op, args, check = _case(name, tokens, width, device)
+        key, stored = _stored_config(op, args)
         spec = helion.kernel(op.raw_kernel_func, static_shapes=False).bind(args).config_spec
         loads = len(spec.default_config().config.get("load_eviction_policies", []))
         memory_ops = spec.indexing.length
-
-        check = _matches(want, expected)
 
         nbytes = _bench_bytes(op, args)
         print(f"{name} tokens={tokens} width={width} ({loads} loads; stored {key}: {stored})", flush=True)
@@ -424,16 +430,11 @@ def two_pass(small: bool, device: str) -> None:
     its re-read, then let go. The stored row-loop configs of the two norms,
     as stored, with that mixed marking, with 16 warps, and with both; each
     checked against the reference, Inductor beside them."""
-    from helion_ops.core import get_kernel
 
     cases = [("fused_add_rms_norm", 16384, 5120), ("fused_add_rms_norm", 16384, 4096), ("rms_norm", 16384, 5120)]
     for name, tokens, width in [(n, 64, 5120) for n, _, _ in cases[::2]] if small else cases:
-        op = get_kernel(name)
-        (args,) = op.input_generator(tokens=(tokens,), hidden=(width,), device=device).values()
-        expected = _clone(args)
-        want = op.reference(*expected)
-        entry = op.configured.entries.get(op.configured.selected_key(*args))
-        stored = dict(entry.config) if entry is not None else {}
+        op, args, check = _case(name, tokens, width, device)
+        _, stored = _stored_config(op, args)
         if not stored.get("reduction_loops") or stored["reduction_loops"] == [None]:
             stored = {**stored, "block_sizes": [1], "reduction_loops": [4096], "num_warps": 8}
         bound = helion.kernel(op.raw_kernel_func, static_shapes=False).bind(args)
@@ -441,8 +442,6 @@ def two_pass(small: bool, device: str) -> None:
         code = bound.to_triton_code(helion.Config(**stored))
         second = _second_pass_row_loads(code, "weight") + [False] * policies
         mixed = {"load_eviction_policies": ["first" if second[i] else "last" for i in range(policies)]}
-
-        check = _matches(want, expected)
 
         nbytes = _bench_bytes(op, args)
         print(f"{name} tokens={tokens} width={width} (stored: {stored}; mixed: {mixed})", flush=True)
@@ -603,7 +602,9 @@ def main() -> None:
     wanted = set(opts.only or ("rotary", "quant", "silu_quant", "host"))
     device = "cpu" if opts.small else "cuda"
     if not opts.small:
-        print(f"copy ceiling {_copy_ceiling(device):.2f} TB/s", flush=True)
+        from helion_ops.core._bench import copy_ceiling_tbps
+
+        print(f"copy ceiling {copy_ceiling_tbps(repeats=1):.2f} TB/s", flush=True)
         _copy_by_size(device)
         if "host" in wanted:
             host_breakdown(device)

@@ -38,7 +38,8 @@ def _width(op_name: str, key: dict[str, Any]) -> int:
     if widths:
         return widths[0]
     # The default entry ({}): the generator's first width.
-    return int(op_module(op_name).__dict__.get("HIDDEN_SIZES", op_module(op_name).__dict__.get("INTERMEDIATE_SIZES"))[0])
+    module = op_module(op_name)
+    return int((getattr(module, "HIDDEN_SIZES", None) or module.INTERMEDIATE_SIZES)[0])
 
 
 @pytest.mark.parametrize("platform", GPU_PLATFORMS)
