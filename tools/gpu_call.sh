@@ -8,10 +8,11 @@
 # archive, $OUT/logs.tgz (a call returns at most 8 files).
 #
 # Steps:
-#   tune      helion-ops autotune $TUNE_OPS --effort sweep --shapes $TUNE_SHAPES
-#             --gpus all into /tmp/tuned, returned as $OUT/tuned.tgz (or
-#             $TUNE_JOBS: 'OPS: SPECS' groups separated by ';', one after
-#             the other)
+#   tune      helion-ops autotune $TUNE_OPS --effort $TUNE_EFFORT (default sweep)
+#             --shapes $TUNE_SHAPES --gpus all into /tmp/tuned, returned as
+#             $OUT/tuned.tgz (or $TUNE_JOBS: 'OPS: SPECS' groups separated by
+#             ';', one after the other; a group 'OPS: SPECS: EFFORT' names
+#             its own effort)
 #   bench     helion-ops bench --repeats $REPEATS on $BENCH_SHAPES, the ops in
 #             $BENCH_GROUPS, one chain of groups per GPU (each process measures
 #             its own copy ceiling); configs from $TUNED_DIR (default
@@ -48,15 +49,16 @@ step_tune() {
   # TUNE_JOBS, when set, holds several 'OPS: SPECS' groups separated by ';'
   # (a spec must match a shape of every op it is given with), tuned one
   # group after the other into /tmp/tuned within the one TUNE_LIMIT.
-  local groups group ops specs left deadline=$(( $(date +%s) + ${TUNE_LIMIT:-540} ))
+  local groups group ops specs effort left deadline=$(( $(date +%s) + ${TUNE_LIMIT:-540} ))
   IFS=';' read -ra groups <<< "${TUNE_JOBS:-$TUNE_OPS: $TUNE_SHAPES}"
   for group in "${groups[@]}"; do
-    ops=${group%%:*} specs=${group#*:} left=$(( deadline - $(date +%s) ))
+    ops=${group%%:*} specs=${group#*:} effort=${TUNE_EFFORT:-sweep} left=$(( deadline - $(date +%s) ))
+    [[ $specs == *:* ]] && effort=${specs##*:} specs=${specs%:*}
     (( left > 0 )) || { echo "tune [$ops ]: skipped, TUNE_LIMIT spent"; continue; }
     # shellcheck disable=SC2086  # the op and shape lists are word lists
-    timeout "$left" helion-ops autotune $ops --effort sweep --shapes $specs --gpus all \
+    timeout "$left" helion-ops autotune $ops --effort $effort --shapes $specs --gpus all \
       --out /tmp/tuned >> "$OUT/tune.log" 2>&1
-    echo "tune [$ops ]: rc=$? $(el), $(_entries /tmp/tuned) entries"
+    echo "tune [$ops ] $effort: rc=$? $(el), $(_entries /tmp/tuned) entries"
   done
   grep -iE "error|failed" "$OUT/tune.log" | head -n 8
   tar czf "$OUT/tuned.tgz" -C /tmp/tuned . 2>/dev/null

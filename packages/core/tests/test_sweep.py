@@ -298,3 +298,85 @@ def test_tuning_times_decode_shapes_with_cuda_graphs(
     monkeypatch.setattr(_bench, "time_ms", lambda fn, how: used.append(how) or 1.0)
     timer = tuning_timer(shape, (torch.randn(tokens, 16), torch.randn(16)))
     assert timer(lambda: None) == 1.0 and used == [method]
+
+
+def test_stored_effort_times_the_default_and_the_stored_configs_alone(op: Any) -> None:
+    """``--effort stored`` (grid=False): the default and the seeds, checked
+    and timed like candidates; neither the op's candidate grid nor a
+    refinement round (layouts, loop orders, evict-last) is tried. A seed
+    that fails to compile is dropped like any candidate."""
+    args = _args()
+    bound = bind_for_tuning(op, args, "stored", None)
+    default = bound.config_spec.default_config()
+    proxy = _LayoutProxy(bound)
+    seeds = [{"block_sizes": [8]}, {"block_sizes": [BROKEN]}]
+    best = sweep(op, args, proxy, default, None, timer=proxy.time, seeds=seeds, grid=False)
+    assert _rows(best) == 8
+    assert {rows for rows, _, _ in proxy.tried} == {_rows(default), 8}
+    assert all(pid == "flat" and not evict_last for _, pid, evict_last in proxy.tried), proxy.tried
+
+
+def test_a_sweep_tries_the_stored_configs_right_after_the_default(op: Any) -> None:
+    """Seeds come before the grid and count once; one the kernel refuses for
+    these arguments (a block list of the wrong length) is skipped."""
+    args = _args()
+    bound = bind_for_tuning(op, args, "sweep", None)
+    default = bound.config_spec.default_config()
+    seed = {"block_sizes": [32], "num_warps": 2}
+    found = sweep_candidates(op, args, bound, default, [seed, {"block_sizes": [8, 8, 8]}, seed])
+    assert found[0] == default
+    assert (_rows(found[1]), found[1].config["num_warps"]) == (32, 2)
+    grid_rows = [_rows(c) for c in found[2:]]
+    assert grid_rows == sorted(grid_rows) and set(grid_rows) >= {1, 2, 4, 8, 16} - {_rows(default)}
+    assert sum(1 for c in found if c.config.get("num_warps") == 2 and _rows(c) == 32) == 1
+
+
+def test_an_op_without_candidates_can_still_be_re_chosen_among_stored_configs(names: list[str]) -> None:
+    names.append(unique("sweep_no_grid"))
+    bare = register_kernel(names[-1], reference=_reference, mutates_args=("x",))(_scale_in_place)
+    args = _args()
+    bound = bind_for_tuning(bare, args, "sweep", None)
+    default = bound.config_spec.default_config()
+    with pytest.raises(AutotuneError, match=r"has no candidate configs for --effort sweep.*--effort stored"):
+        sweep_candidates(bare, args, bound, default)
+    found = sweep_candidates(bare, args, bound, default, [{"block_sizes": [8]}], grid=False)
+    assert [_rows(c) for c in found][1:] == [8]
+
+
+def test_stored_seeds_are_this_key_on_every_platform_then_what_the_target_picks_today(
+    names: list[str], tmp_path: Any
+) -> None:
+    """Tuning rows=37 for nvidia_h100: the nvidia_h200 entry of that exact
+    key (another GPU's winner), then the entry the selection picks on
+    nvidia_h100 now (the nearest key, rows=64: the same config, kept once).
+    Tuning rows=64 on 16-row arguments: nvidia_h100's own entry of that key
+    first, then nvidia_h200's, then the one picked today (rows=16)."""
+    import json
+
+    from helion_ops.core._autotune import stored_seeds
+
+    names.append(unique("sweep_seeds"))
+    op_dir = tmp_path / names[-1]
+    op_dir.mkdir()
+    h200 = [
+        {"key": {"rows": 37}, "config": {"block_sizes": [8], "num_warps": 2}},
+        {"key": {"rows": 64}, "config": {"block_sizes": [16]}},
+    ]
+    h100 = [
+        {"key": {"rows": 16}, "config": {"block_sizes": [4]}},
+        {"key": {"rows": 64}, "config": {"block_sizes": [8], "num_warps": 2}},
+    ]
+    (op_dir / "nvidia_h200.json").write_text(json.dumps(h200))
+    (op_dir / "nvidia_h100.json").write_text(json.dumps(h100))
+    seeded = register_kernel(
+        names[-1], reference=_reference, keys={"rows": ("x", 0)}, configs=tmp_path, mutates_args=("x",)
+    )(_scale_in_place)
+    args = _args()
+    assert stored_seeds(seeded, {"rows": 37}, "nvidia_h100", args) == [{"block_sizes": [8], "num_warps": 2}]
+    small = (torch.randn(16, 16), torch.randn(16))
+    assert stored_seeds(seeded, {"rows": 64}, "nvidia_h100", small) == [
+        {"block_sizes": [8], "num_warps": 2},
+        {"block_sizes": [16]},
+        {"block_sizes": [4]},
+    ]
+    assert stored_seeds(seeded, {"rows": 99}, "nvidia_b200", args) == []

@@ -41,10 +41,15 @@ if TYPE_CHECKING:
 
 AUTOTUNER_ENV_VAR = "HELION_OPS_AUTOTUNER"
 WORKER_NAME_ENV_VAR = "HELION_OPS_AUTOTUNE_WORKER"
-# "sweep": the op's own candidate configs (register_kernel(tuning_configs=...))
-# and the default config, each checked against the reference and timed
-# (``sweep``); seconds per shape where Helion's searches take a minute or more.
-EFFORTS = ("none", "sweep", "quick", "full")
+# "sweep": the op's own candidate configs (register_kernel(tuning_configs=...)),
+# the configs already stored for the job (``stored_seeds``) and the default
+# config, each checked against the reference and timed (``sweep``); seconds per
+# shape where Helion's searches take a minute or more. "stored": the stored
+# configs and the default alone, no candidate grid and no refinement rounds:
+# re-choosing on a new GPU among what other GPUs' tuning found, in a few
+# seconds per shape.
+OWN_EFFORTS = ("sweep", "stored")
+EFFORTS = ("none", *OWN_EFFORTS, "quick", "full")
 DEFAULT_EFFORT = "full"
 DEFAULT_OUT_DIR = "helion-ops-configs"
 DEFAULT_RETRIES = 2
@@ -324,7 +329,7 @@ def autotune_settings(
     Helion lacks is an error rather than silently ignored.
     """
     asked: dict[str, Any] = {}
-    if effort not in (DEFAULT_EFFORT, "sweep"):
+    if effort != DEFAULT_EFFORT and effort not in OWN_EFFORTS:
         asked["autotune_effort"] = effort
     if budget_seconds is not None:
         asked["autotune_budget_seconds"] = budget_seconds
@@ -339,7 +344,7 @@ def autotune_settings(
         # As the op runs: one config serves every batch size.
         "static_shapes": False,
         # A sweep compiles and times its candidates itself (``sweep``); Helion's effort is unused.
-        "autotune_effort": DEFAULT_EFFORT if effort == "sweep" else effort,
+        "autotune_effort": DEFAULT_EFFORT if effort in OWN_EFFORTS else effort,
         # Our own progress display runs; Helion's bar would tear it.
         "autotune_progress_bar": False,
         **asked,
@@ -385,10 +390,16 @@ def tuning_timer(shape: str, args: tuple[Any, ...]) -> Callable[[Callable[[], ob
 
 
 def helion_autotune(
-    wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort: str, budget_seconds: int | None, shape: str = ""
+    wrapper: HelionKernelWrapper,
+    args: tuple[Any, ...],
+    effort: str,
+    budget_seconds: int | None,
+    shape: str = "",
+    seeds: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[dict[str, Any], float, float]:
-    """Helion's autotuner (or the sweep) on ``args``; then the tuned and the
-    default config timed by ``tuning_timer`` (ms)."""
+    """Helion's autotuner (or the sweep, with ``seeds`` among its candidates)
+    on ``args``; then the tuned and the default config timed by
+    ``tuning_timer`` (ms)."""
     from ._compare import clone_args
 
     if not cuda_available():
@@ -398,8 +409,10 @@ def helion_autotune(
     default = bound.config_spec.default_config()
     if effort == "none":
         tuned = default
-    elif effort == "sweep":
-        tuned = sweep(wrapper, args, bound, default, budget_seconds, timer=timer)
+    elif effort in OWN_EFFORTS:
+        tuned = sweep(
+            wrapper, args, bound, default, budget_seconds, timer=timer, seeds=seeds, grid=effort == "sweep"
+        )
     else:
         tuned = bound.autotune(args, force=True)
     # Timed on copies: in-place ops must not drift the inputs later jobs reuse.
@@ -433,9 +446,18 @@ def portable_config(tuned: dict[str, Any], default: dict[str, Any]) -> dict[str,
     return {k: v for k, v in tuned.items() if k in _CORE_FIELDS or default.get(k, object()) != v}
 
 
-def sweep_candidates(wrapper: HelionKernelWrapper, args: tuple[Any, ...], bound: Any, default: Any) -> list[Any]:
-    """The default config, then each of the op's candidates that this kernel
-    accepts for ``args``, once each.
+def sweep_candidates(
+    wrapper: HelionKernelWrapper,
+    args: tuple[Any, ...],
+    bound: Any,
+    default: Any,
+    seeds: Sequence[Mapping[str, Any]] = (),
+    *,
+    grid: bool = True,
+) -> list[Any]:
+    """The default config, then the ``seeds`` (configs stored already, see
+    ``stored_seeds``), then (with ``grid``) each of the op's candidates, those
+    this kernel accepts for ``args``, once each.
 
     A candidate is a partial config completed as ``helion.Config(**partial)``
     is (Helion's normalize fills the rest), not laid over the default config:
@@ -445,13 +467,15 @@ def sweep_candidates(wrapper: HelionKernelWrapper, args: tuple[Any, ...], bound:
     3.3x faster (tools/gpu_variants.py)."""
     import helion
 
-    if wrapper.tuning_configs is None:
+    if grid and wrapper.tuning_configs is None:
         raise AutotuneError(
             f"op {wrapper.op_name!r} has no candidate configs for --effort sweep; pass "
-            "register_kernel(tuning_configs=lambda args: [{...}, ...]) or use --effort quick/full"
+            "register_kernel(tuning_configs=lambda args: [{...}, ...]), or use --effort stored (the configs "
+            "stored already) or quick/full"
         )
     found = [default]
-    for partial in wrapper.tuning_configs(args):
+    partials = [*seeds, *(wrapper.tuning_configs(args) if grid and wrapper.tuning_configs else ())]
+    for partial in partials:
         try:
             config = helion.Config(**partial)
             bound.config_spec.normalize(config)  # refuses block sizes the shapes cannot take
@@ -459,6 +483,41 @@ def sweep_candidates(wrapper: HelionKernelWrapper, args: tuple[Any, ...], bound:
             continue
         if config not in found:
             found.append(config)
+    return found
+
+
+def stored_seeds(wrapper: HelionKernelWrapper, key: Mapping[str, Any], platform: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """The configs already stored that bear on a job: the entry for ``key``
+    on ``platform``, then on every other platform the op has configs for (an
+    H200's tuning when tuning an H100), then the entry the op's selection picks for ``args`` on
+    ``platform`` today (a neighbouring key's), once each.
+
+    Timed beside the candidate grid, they keep a re-tune from ending slower
+    than what ships, and let a GPU close to one tuned already start from its
+    winners (whose refinement rounds the grid alone would have to repeat)."""
+    from ._selection import ConfigSelector
+
+    store, wanted = wrapper.config_store, key_id(key)
+    found: list[dict[str, Any]] = []
+
+    def add(config: Mapping[str, Any]) -> None:
+        if dict(config) not in found:
+            found.append(dict(config))
+
+    platforms = store.platforms(wrapper.op_name)
+    for other in sorted(platforms, key=lambda name: name != platform):  # the target's own entry first
+        entry = store.load(wrapper.op_name, other).get(wanted)
+        if entry is not None:
+            add(entry.config)
+    entries = store.load(wrapper.op_name, platform)
+    if entries:
+        selector = ConfigSelector(
+            wrapper.op_name, wrapper.raw_kernel_func, entries, config_picker=wrapper.config_picker, keys=wrapper.keys
+        )
+        with contextlib.suppress(HelionOpsError):  # a picker that names no stored key: no seed from it
+            picked = entries.get(selector.select(args))
+            if picked is not None:
+                add(picked.config)
     return found
 
 
@@ -546,10 +605,13 @@ def sweep(
     budget_seconds: int | None,
     *,
     timer: Callable[[Callable[[], object]], float],
+    seeds: Sequence[Mapping[str, Any]] = (),
+    grid: bool = True,
 ) -> Any:
     """The fastest config that computes what the op's reference does, of
-    ``sweep_candidates``, then of the ``pid_type_variants`` of the
-    ``REFINED_CANDIDATES`` fastest of those, then of the
+    ``sweep_candidates`` (the default, the ``seeds`` and, with ``grid``, the
+    op's candidates), then (with ``grid``) of the ``pid_type_variants`` of
+    the ``REFINED_CANDIDATES`` fastest of those, then of the
     ``loop_order_variants`` and then the ``eviction_variants`` of the
     ``REFINED_CANDIDATES`` fastest of all so far.
 
@@ -569,7 +631,7 @@ def sweep(
     """
     from ._compare import clone_args, compare_to_expected, expected_results, tolerance_for
 
-    candidates = sweep_candidates(wrapper, args, bound, default)
+    candidates = sweep_candidates(wrapper, args, bound, default, seeds, grid=grid)
     atol, rtol = tolerance_for(args)
     try:
         expected = None if wrapper.reference is None else expected_results(wrapper.reference, args)
@@ -609,8 +671,9 @@ def sweep(
         if spent():
             break
         attempt(config)
-    # Three refinement rounds, each over the fastest configs found so far.
-    for variants_of in (pid_type_variants, loop_order_variants, eviction_variants):
+    # Three refinement rounds, each over the fastest configs found so far
+    # (a grid-less run re-chooses among stored configs only).
+    for variants_of in (pid_type_variants, loop_order_variants, eviction_variants) if grid else ():
         for _, _, config in sorted(timed, key=lambda t: t[:2])[:REFINED_CANDIDATES]:
             for variant in variants_of(config, bound):
                 if variant in tried or spent():
@@ -664,7 +727,10 @@ class JobRunner:
                 config, tuned_ms, default_ms = function(wrapper, args, job.effort)
                 autotuner = f"stand-in {name}"
             else:
-                config, tuned_ms, default_ms = helion_autotune(wrapper, args, job.effort, job.budget_seconds, job.shape)
+                seeds = stored_seeds(wrapper, job.key, job.platform, args) if job.effort in OWN_EFFORTS else []
+                config, tuned_ms, default_ms = helion_autotune(
+                    wrapper, args, job.effort, job.budget_seconds, job.shape, seeds
+                )
                 autotuner = "helion"
             record = make_record(
                 config=config,

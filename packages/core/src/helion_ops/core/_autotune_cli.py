@@ -95,7 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_EFFORT,
         help=(
             f"Helion's autotune effort (default {DEFAULT_EFFORT}; 'none' writes Helion's default config; "
-            "'sweep' checks the op's candidate configs against its reference and times each)"
+            "'sweep' checks the op's candidate configs and the configs stored already against its reference "
+            "and times each; 'stored' does so for the stored configs alone: this key's entry on every platform "
+            "and what the op picks on this one today, a re-choice in seconds per shape)"
         ),
     )
     parser.add_argument(
