@@ -4,6 +4,7 @@ key, settings validation, and the missing-config policies."""
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -351,3 +352,26 @@ def test_a_stored_config_that_does_not_fit_the_kernel_names_op_platform_and_key(
         rf"Re-tune it \(`helion-ops autotune {op} --platform cpu`\)",
     ):
         wrapper(*make_args(4))
+
+
+def test_a_stored_list_of_another_length_is_dropped_with_one_warning(names: list[str], tmp_path: Path) -> None:
+    """Helion's normalize takes an eviction list one load short as it is (it
+    would mark the wrong loads): the call runs without that list, Helion's
+    default in its place, and warns once for the key, naming the field."""
+    op = unique("stale_list")
+    names.append(op)
+    config = {"block_sizes": [4], "load_eviction_policies": ["last"] * 3}
+    write_configs(tmp_path, op, "cpu", [{"key": {"rows": 4}, "config": config}])
+    wrapper = register_kernel(op, configs=tmp_path, keys={"rows": ("x", 0)})(scale_rows)
+    args = make_args(4)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        torch.testing.assert_close(wrapper(*args), scale_rows_ref(*args))
+        wrapper(*make_args(4))
+    (message,) = op_warnings(record, op, RuntimeWarning)
+    assert re.search(
+        rf"op '{op}': the stored config for key 'rows=4' on platform 'cpu' has lists of another length than "
+        r"this kernel's \(load_eviction_policies: 3 stored, \d+ in the kernel\); running it without "
+        rf"load_eviction_policies .*`helion-ops autotune {op} --platform cpu`",
+        message,
+    ), message

@@ -21,6 +21,16 @@ from ._policy import MissingConfigPolicy
 from ._selection import ConfigPicker, ConfigSelector, KeySpec
 
 
+def stale_list_fields(config: Mapping[str, Any], default: Mapping[str, Any]) -> dict[str, str]:
+    """The list fields of a stored ``config`` whose length differs from the
+    kernel's ``default`` config's, each with what was stored and expected."""
+    return {
+        field: f"{field}: {len(value)} stored, {len(default[field])} in the kernel"
+        for field, value in config.items()
+        if isinstance(value, list) and isinstance(default.get(field), list) and len(value) != len(default[field])
+    }
+
+
 def _preset_search_class() -> type:
     from helion.autotuner.base_search import BaseAutotuner
 
@@ -62,6 +72,7 @@ class ConfiguredHelionKernel:
         self.platforms_with_configs = platforms_with_configs
         self.selector = ConfigSelector(op_name, fn, self.entries, config_picker=config_picker, keys=keys)
         self._warned = False
+        self._stale_warned: set[str] = set()
         self._search = _preset_search_class()
         self.kernel = helion.kernel(
             fn,
@@ -108,7 +119,7 @@ class ConfiguredHelionKernel:
         entry = self.entries.get(selected)
         if entry is not None:
             self._check_fits(bound_kernel, selected, entry.config)
-            return helion.Config(**entry.config)
+            return helion.Config(**self._without_stale_lists(bound_kernel, selected, entry.config))
         if self.policy is MissingConfigPolicy.ERROR:
             raise self.missing_config_error(f"no config entry for key {selected!r}")
         self._warn_once(
@@ -132,6 +143,30 @@ class ConfiguredHelionKernel:
                 f"fit this kernel: {reason}. Found {config}. Re-tune it (`helion-ops autotune {self.op_name} "
                 f"--platform {self.platform}`) or correct the entry in the op's {self.platform}.json."
             ) from exc
+
+    def _without_stale_lists(self, bound_kernel: Any, key: str, config: dict[str, Any]) -> dict[str, Any]:
+        """``config`` without its per-load or per-loop lists whose length is
+        not the kernel's, with a warning (once per key).
+
+        Helion's normalize takes such a list as it is (helion 1.5: an
+        eviction list one load short passes and marks the wrong loads), so an
+        entry tuned for an earlier form of the kernel would run a config
+        nobody measured. Dropped, the field takes Helion's default: the call
+        still runs, as tuned in every other field."""
+        stale = stale_list_fields(config, bound_kernel.config_spec.default_config().config)
+        if not stale:
+            return config
+        if key not in self._stale_warned:
+            self._stale_warned.add(key)
+            warnings.warn(
+                f"op {self.op_name!r}: the stored config for key {key!r} on platform {self.platform!r} has "
+                f"lists of another length than this kernel's ({'; '.join(stale.values())}); running it "
+                f"without {', '.join(stale)} (Helion's default for them). Re-tune it (`helion-ops autotune "
+                f"{self.op_name} --platform {self.platform}`).",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return {field: value for field, value in config.items() if field not in stale}
 
     def _autotuner(self, bound_kernel: Any, args: tuple[Any, ...], **_: Any) -> Any:
         return self._search(self.config_for(bound_kernel, tuple(args)))
