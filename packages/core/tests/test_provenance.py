@@ -37,6 +37,13 @@ def test_a_record_names_versions_gpu_date_and_times() -> None:
     assert {"torch", "triton", "helion", "gpu", "date", "tuned_ms", "default_ms", "effort", "config"} <= set(made)
     assert made["gpu"] == "cpu" and made["helion"] == runtime_versions()["helion"]
     assert (made["tuned_ms"], made["default_ms"]) == (1.0, 1.5)
+    # Where the config came from: recorded when the tuner knows it.
+    assert "origin" not in made
+    with_origin = make_record(
+        config=CONFIG, tuned_ms=1.0, default_ms=1.5, effort="stored", autotuner="helion", shape="s",
+        origin="stored nvidia_h200",
+    )
+    assert with_origin["origin"] == "stored nvidia_h200"
 
 
 def vllm_read(path: Path) -> dict[str, helion.Config]:

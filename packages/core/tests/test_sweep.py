@@ -372,11 +372,38 @@ def test_stored_seeds_are_this_key_on_every_platform_then_what_the_target_picks_
         names[-1], reference=_reference, keys={"rows": ("x", 0)}, configs=tmp_path, mutates_args=("x",)
     )(_scale_in_place)
     args = _args()
-    assert stored_seeds(seeded, {"rows": 37}, "nvidia_h100", args) == [{"block_sizes": [8], "num_warps": 2}]
+    assert stored_seeds(seeded, {"rows": 37}, "nvidia_h100", args) == [
+        ("stored nvidia_h200", {"block_sizes": [8], "num_warps": 2})
+    ]
     small = (torch.randn(16, 16), torch.randn(16))
     assert stored_seeds(seeded, {"rows": 64}, "nvidia_h100", small) == [
-        {"block_sizes": [8], "num_warps": 2},
-        {"block_sizes": [16]},
-        {"block_sizes": [4]},
+        ("stored nvidia_h100", {"block_sizes": [8], "num_warps": 2}),
+        ("stored nvidia_h200", {"block_sizes": [16]}),
+        ("stored nvidia_h100 rows=16", {"block_sizes": [4]}),
     ]
     assert stored_seeds(seeded, {"rows": 99}, "nvidia_b200", args) == []
+
+
+def test_a_tuned_config_is_traced_to_the_default_a_stored_entry_or_the_search(op: Any) -> None:
+    """Provenance's ``origin``: the default, the first seed the tuned config
+    equals once Helion completes it, else what was searched. A seed the
+    kernel refuses is passed over."""
+    import helion
+
+    from helion_ops.core._autotune import config_origin
+
+    args = _args()
+    bound = bind_for_tuning(op, args, "sweep", None)
+    default = bound.config_spec.default_config()
+    # Block sizes other than the default's, whatever this helion's default is.
+    seed_rows, other = [r for r in (8, 16, 4, 32) if r != _rows(default)][:2]
+    seeds = [("stored nvidia_h100", {"block_sizes": [8, 8, 8]}), ("stored nvidia_h200", {"block_sizes": [seed_rows]})]
+
+    def tuned(rows: int) -> Any:
+        config = helion.Config(block_sizes=[rows])
+        bound.config_spec.normalize(config)
+        return config
+
+    assert config_origin(default, default, seeds, bound, searched="candidates") == "default"
+    assert config_origin(tuned(seed_rows), default, seeds, bound, searched="candidates") == "stored nvidia_h200"
+    assert config_origin(tuned(other), default, seeds, bound, searched="candidates") == "candidates"

@@ -395,11 +395,12 @@ def helion_autotune(
     effort: str,
     budget_seconds: int | None,
     shape: str = "",
-    seeds: Sequence[Mapping[str, Any]] = (),
-) -> tuple[dict[str, Any], float, float]:
-    """Helion's autotuner (or the sweep, with ``seeds`` among its candidates)
-    on ``args``; then the tuned and the default config timed by
-    ``tuning_timer`` (ms)."""
+    seeds: Sequence[tuple[str, Mapping[str, Any]]] = (),
+) -> tuple[dict[str, Any], float, float, str]:
+    """Helion's autotuner (or the sweep, with the ``seeds`` (label, config)
+    among its candidates) on ``args``; then the tuned and the default config
+    timed by ``tuning_timer`` (ms), and where the tuned config came from
+    (``config_origin``)."""
     from ._compare import clone_args
 
     if not cuda_available():
@@ -410,11 +411,13 @@ def helion_autotune(
     if effort == "none":
         tuned = default
     elif effort in OWN_EFFORTS:
+        configs = [config for _, config in seeds]
         tuned = sweep(
-            wrapper, args, bound, default, budget_seconds, timer=timer, seeds=seeds, grid=effort == "sweep"
+            wrapper, args, bound, default, budget_seconds, timer=timer, seeds=configs, grid=effort == "sweep"
         )
     else:
         tuned = bound.autotune(args, force=True)
+    origin = config_origin(tuned, default, seeds, bound, searched="candidates" if effort in OWN_EFFORTS else "helion")
     # Timed on copies: in-place ops must not drift the inputs later jobs reuse.
     work = clone_args(args)
 
@@ -428,7 +431,30 @@ def helion_autotune(
     else:
         bound.set_config(default)
         default_ms = timer(run)
-    return portable_config(json.loads(tuned.to_json()), json.loads(default.to_json())), tuned_ms, default_ms
+    portable = portable_config(json.loads(tuned.to_json()), json.loads(default.to_json()))
+    return portable, tuned_ms, default_ms, origin
+
+
+def config_origin(
+    tuned: Any, default: Any, seeds: Sequence[tuple[str, Mapping[str, Any]]], bound: Any, *, searched: str
+) -> str:
+    """Where a tuned config came from, for its provenance: ``"default"``,
+    the label of the first seed it equals (``stored_seeds``: ``"stored
+    nvidia_h200"``, say), else ``searched`` (the op's candidates and the
+    refinement rounds, or Helion's search)."""
+    import helion
+
+    if tuned == default:
+        return "default"
+    for label, partial in seeds:
+        try:
+            seed = helion.Config(**partial)
+            bound.config_spec.normalize(seed)
+        except Exception:  # a seed this kernel refused was never a candidate
+            continue
+        if seed == tuned:
+            return label
+    return searched
 
 
 # Always written, as in vLLM's files: what a reader looks for first.
@@ -486,11 +512,15 @@ def sweep_candidates(
     return found
 
 
-def stored_seeds(wrapper: HelionKernelWrapper, key: Mapping[str, Any], platform: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
-    """The configs already stored that bear on a job: the entry for ``key``
-    on ``platform``, then on every other platform the op has configs for (an
-    H200's tuning when tuning an H100), then the entry the op's selection picks for ``args`` on
-    ``platform`` today (a neighbouring key's), once each.
+def stored_seeds(
+    wrapper: HelionKernelWrapper, key: Mapping[str, Any], platform: str, args: tuple[Any, ...]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The configs already stored that bear on a job, each once with a label
+    for provenance: the entry for ``key`` on ``platform`` (``"stored
+    nvidia_h100"``), then on every other platform the op has configs for (an
+    H200's tuning when tuning an H100), then the entry the op's selection
+    picks for ``args`` on ``platform`` today (a neighbouring key's:
+    ``"stored nvidia_h100 hidden=4096,numtokens=256"``).
 
     Timed beside the candidate grid, they keep a re-tune from ending slower
     than what ships, and let a GPU close to one tuned already start from its
@@ -498,26 +528,27 @@ def stored_seeds(wrapper: HelionKernelWrapper, key: Mapping[str, Any], platform:
     from ._selection import ConfigSelector
 
     store, wanted = wrapper.config_store, key_id(key)
-    found: list[dict[str, Any]] = []
+    found: list[tuple[str, dict[str, Any]]] = []
 
-    def add(config: Mapping[str, Any]) -> None:
-        if dict(config) not in found:
-            found.append(dict(config))
+    def add(label: str, config: Mapping[str, Any]) -> None:
+        if all(dict(config) != seen for _, seen in found):
+            found.append((label, dict(config)))
 
     platforms = store.platforms(wrapper.op_name)
     for other in sorted(platforms, key=lambda name: name != platform):  # the target's own entry first
         entry = store.load(wrapper.op_name, other).get(wanted)
         if entry is not None:
-            add(entry.config)
+            add(f"stored {other}", entry.config)
     entries = store.load(wrapper.op_name, platform)
     if entries:
         selector = ConfigSelector(
             wrapper.op_name, wrapper.raw_kernel_func, entries, config_picker=wrapper.config_picker, keys=wrapper.keys
         )
         with contextlib.suppress(HelionOpsError):  # a picker that names no stored key: no seed from it
-            picked = entries.get(selector.select(args))
+            picked_key = selector.select(args)
+            picked = entries.get(picked_key)
             if picked is not None:
-                add(picked.config)
+                add(f"stored {platform} {picked_key}", picked.config)
     return found
 
 
@@ -725,10 +756,10 @@ class JobRunner:
             if stand_in is not None:
                 name, function = stand_in
                 config, tuned_ms, default_ms = function(wrapper, args, job.effort)
-                autotuner = f"stand-in {name}"
+                autotuner, origin = f"stand-in {name}", None
             else:
                 seeds = stored_seeds(wrapper, job.key, job.platform, args) if job.effort in OWN_EFFORTS else []
-                config, tuned_ms, default_ms = helion_autotune(
+                config, tuned_ms, default_ms, origin = helion_autotune(
                     wrapper, args, job.effort, job.budget_seconds, job.shape, seeds
                 )
                 autotuner = "helion"
@@ -739,6 +770,7 @@ class JobRunner:
                 effort=job.effort,
                 autotuner=autotuner,
                 shape=job.shape,
+                origin=origin,
             )
         except Exception as exc:  # reported per job; the run goes on
             return JobResult.failure(job, self.worker, attempt, _one_line(exc), time.perf_counter() - start)

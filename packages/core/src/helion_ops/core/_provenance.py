@@ -69,9 +69,12 @@ def make_record(
     effort: str,
     autotuner: str,
     shape: str,
+    origin: str | None = None,
 ) -> dict[str, Any]:
-    """A provenance record for one tuned entry, made in the process that tuned it."""
-    return {
+    """A provenance record for one tuned entry, made in the process that tuned
+    it; ``origin`` says where the config came from where that is known
+    (``"default"``, ``"stored nvidia_h200"``, ``"candidates"``...)."""
+    record = {
         **runtime_versions(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "tuned_ms": float(tuned_ms),
@@ -81,6 +84,9 @@ def make_record(
         "shape": shape,
         "config": dict(config),
     }
+    if origin is not None:
+        record["origin"] = origin
+    return record
 
 
 def tuned_entry(key: Mapping[str, Any], config: Mapping[str, Any], record: Mapping[str, Any]) -> ConfigEntry:
