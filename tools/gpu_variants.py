@@ -375,15 +375,6 @@ def eviction(small: bool, device: str) -> None:
         ):
             k = helion.kernel(op.raw_kernel_func, static_shapes=False, config=helion.Config(**{**stored, **change}))
             _try(label, lambda a, k=k: k(*a), args, check, nbytes, small)
-        if name != "fused_add_rms_norm":
-            continue
-        for block, warps in ((1024, 8), (2048, 16), (4096, 16)):
-            k = helion.kernel(
-                fused_add_rms_norm_reread,
-                static_shapes=False,
-                config=helion.Config(block_sizes=[1, block, block], num_warps=warps),
-            )
-            _try(f"two loops, sum re-read, {block} w{warps}", lambda a, k=k: k(*a), args, check, nbytes, small)
 
 
 def _median_after(flush: Callable[[], object], fn: Callable[[], object], small: bool, repeats: int = 100) -> float:
