@@ -534,12 +534,12 @@ def stored_seeds(
         if all(dict(config) != seen for _, seen in found):
             found.append((label, dict(config)))
 
-    platforms = store.platforms(wrapper.op_name)
-    for other in sorted(platforms, key=lambda name: name != platform):  # the target's own entry first
-        entry = store.load(wrapper.op_name, other).get(wanted)
+    # The target's entries, read once: its own entry comes first, then the other platforms'.
+    entries = store.load(wrapper.op_name, platform)
+    for other in [platform, *(name for name in store.platforms(wrapper.op_name) if name != platform)]:
+        entry = (entries if other == platform else store.load(wrapper.op_name, other)).get(wanted)
         if entry is not None:
             add(f"stored {other}", entry.config)
-    entries = store.load(wrapper.op_name, platform)
     if entries:
         selector = ConfigSelector(
             wrapper.op_name, wrapper.raw_kernel_func, entries, config_picker=wrapper.config_picker, keys=wrapper.keys
