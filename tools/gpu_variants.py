@@ -54,13 +54,16 @@ def rope_per_token(
         kh[t, :, 1, :] = (k2 * cos + k1 * sin).to(key.dtype)
 
 
-def silu_quant_sigmoid(x: torch.Tensor, clamp: hl.constexpr) -> tuple[torch.Tensor, torch.Tensor]:
-    """silu_and_mul_fp8_quant before the exp2 activation: ``gate *
-    sigmoid(gate) * up``, 30.1 sm_90 instructions per element against the
-    shipped 25.1 (tools/sass_count.py, 16384 x 4096, 8 warps). With ``clamp``
-    (a compile-time constant) as shipped until 2026-11-28: the reference's
-    clamp to +-448 before the e4m3 cast (a no-op, see the op module); without
-    it as shipped from the clamp's removal until the exp2 activation."""
+def silu_quant_rcp(x: torch.Tensor, asm: hl.constexpr) -> tuple[torch.Tensor, torch.Tensor]:
+    """The shipped kernel with the quantisation's division by the row scale
+    as a multiply by its reciprocal (one division per row): Triton's fp32
+    division is ``div.full.f32``, which rescales a divisor outside
+    [2**-126, 2**126] (per element: a predicated multiply by 0.25 and one by
+    2**24 beside the hoisted reciprocal). With ``asm`` (GPU only, inline PTX)
+    also silu's ``gate / (1 + exp2(-gate log2 e))`` as ``gate *
+    rcp.approx.ftz(...)``: that division paid a compare and two predicated
+    multiplies per element; the flush only touches gates below about -87,
+    whose silu is below 1e-36 in magnitude and quantises to 0 either way."""
     m, two_n = x.size()
     n = two_n // 2
     halves = x.view(m, 2, n)
@@ -69,14 +72,18 @@ def silu_quant_sigmoid(x: torch.Tensor, clamp: hl.constexpr) -> tuple[torch.Tens
     for rows in hl.tile(m):
         gate = halves[rows, 0, :].to(torch.float32)
         up = halves[rows, 1, :].to(torch.float32)
-        act = (gate * torch.sigmoid(gate) * up).to(x.dtype).to(torch.float32)
+        denominator = 1.0 + torch.exp2(gate * -silu_quant.LOG2E)
+        if asm:
+            inverse = hl.inline_asm_elementwise(
+                "rcp.approx.ftz.f32 $0, $1;", "=r,r", [denominator], dtype=torch.float32, is_pure=True, pack=1
+            )
+            act = (gate * inverse * up).to(x.dtype).to(torch.float32)
+        else:
+            act = (gate / denominator * up).to(x.dtype).to(torch.float32)
         row_scale = torch.clamp(
             torch.amax(torch.abs(act), dim=-1, keepdim=True) / silu_quant.FP8_MAX, min=silu_quant.MIN_SCALE
         )
-        scaled = act / row_scale
-        if clamp:
-            scaled = torch.clamp(scaled, -silu_quant.FP8_MAX, silu_quant.FP8_MAX)
-        q[rows, :] = scaled.to(silu_quant.FP8_DTYPE)
+        q[rows, :] = (act * (1.0 / row_scale)).to(silu_quant.FP8_DTYPE)
         scales[rows, :] = row_scale
     return q, scales
 
@@ -299,14 +306,14 @@ def _fp8_check(ref_q: torch.Tensor, ref_s: torch.Tensor) -> Callable[..., None]:
 
 
 def silu_and_mul_quant(small: bool, device: str) -> None:
-    """The shipped kernel (silu by exp2, one division, no clamp) against the
-    two it replaced, same configs. Measured on an H200 (2026-11-28): the
-    clamp's removal, then the exp2 activation (16384 x 11008, 32 warps: 365.9
-    clamped, 288.9 sigmoid, 253.0 exp2 us). Before either: one reciprocal per
-    row instead of a division per element timed the same within 2% (the
-    compiler already hoists it: tools/sass_count.py); holding the row in bf16
-    compiles to the same instructions, so it was dropped unrun."""
-    shapes = [(8, 96)] if small else [(16384, 4096), (16384, 8192), (16384, 11008), (16384, 14336), (256, 11008)]
+    """The shipped kernel against ``silu_quant_rcp`` (the row scale's
+    reciprocal; with inline PTX also silu's), same configs. Earlier on an
+    H200 (2026-11-28): the clamp's removal, then the exp2 activation (16384 x
+    11008, 32 warps: 365.9 clamped, 288.9 sigmoid, 253.0 exp2 us; those
+    variants left the tool with the 2026-12-07 rewrite). sm_90 instructions
+    per element at 11008, 32 warps (tools/sass_count.py's compile): shipped
+    24.8, row reciprocal 22.4, both reciprocals 19.4."""
+    shapes = [(8, 96)] if small else [(16384, 11008), (16384, 14336), (16384, 4096), (256, 11008)]
     for tokens, inter in shapes:
         (args,) = silu_quant.silu_and_mul_fp8_quant_inputs(tokens=(tokens,), hidden=(inter,), device=device).values()
         ref_q, ref_s = silu_quant.silu_and_mul_fp8_quant_reference(*args)
@@ -322,15 +329,14 @@ def silu_and_mul_quant(small: bool, device: str) -> None:
         compiled = torch.compile(silu_quant.silu_and_mul_fp8_quant_reference, dynamic=False)
         check = _fp8_check(ref_q, ref_s)
         _try("inductor(reference)", lambda a, compiled=compiled: compiled(*a), args, check, nbytes, small)
-        for rows, warps in ((1, 8), (1, 16), (1, 32), (2, 32)):
+        for rows, warps in ((1, 16), (1, 32), (2, 32)):
             config = helion.Config(block_sizes=[rows], reduction_loops=[None], num_warps=warps)
             shipped = helion.kernel(silu_quant.silu_and_mul_fp8_quant.raw_kernel_func, static_shapes=False, config=config)
-            sigmoid = helion.kernel(silu_quant_sigmoid, static_shapes=False, config=config)
-            for label, run in (
-                ("shipped (silu by exp2)", lambda a, k=shipped: k(*a)),
-                ("sigmoid, no clamp", lambda a, k=sigmoid: k(*a, False)),
-                ("sigmoid, clamped", lambda a, k=sigmoid: k(*a, True)),
-            ):
+            rcp = helion.kernel(silu_quant_rcp, static_shapes=False, config=config)
+            runs = [("shipped", lambda a, k=shipped: k(*a)), ("row reciprocal", lambda a, k=rcp: k(*a, False))]
+            if not small:  # inline PTX: not in the interpreter
+                runs.append(("both reciprocals (rcp.approx)", lambda a, k=rcp: k(*a, True)))
+            for label, run in runs:
                 _try(f"{label} rows={rows} w={warps}", run, args, check, nbytes, small)
 
 
