@@ -54,13 +54,16 @@ def rope_per_token(
         kh[t, :, 1, :] = (k2 * cos + k1 * sin).to(key.dtype)
 
 
-def silu_quant_divide(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """silu_and_mul_fp8_quant as shipped until 2026-12-07: silu's ``gate /
-    (1 + exp2(-gate log2 e))`` and the quantisation's ``act / row_scale`` are
-    Triton float32 divisions (div.full.f32, which rescales the divisor per
-    element); the shipped kernel divides silu by libdevice's fast_dividef and
-    multiplies by the row scale's reciprocal (sm_90 at 11008, 32 warps: 24.8
-    -> 20.0 instructions per element, tools/sass_count.py)."""
+def silu_quant_rcp(x: torch.Tensor, asm: hl.constexpr) -> tuple[torch.Tensor, torch.Tensor]:
+    """The shipped kernel with the quantisation's division by the row scale
+    as a multiply by its reciprocal (one division per row): Triton's fp32
+    division is ``div.full.f32``, which rescales a divisor outside
+    [2**-126, 2**126] (per element: a predicated multiply by 0.25 and one by
+    2**24 beside the hoisted reciprocal). With ``asm`` (GPU only, inline PTX)
+    also silu's ``gate / (1 + exp2(-gate log2 e))`` as ``gate *
+    rcp.approx.ftz(...)``: that division paid a compare and two predicated
+    multiplies per element; the flush only touches gates below about -87,
+    whose silu is below 1e-36 in magnitude and quantises to 0 either way."""
     m, two_n = x.size()
     n = two_n // 2
     halves = x.view(m, 2, n)
@@ -69,11 +72,18 @@ def silu_quant_divide(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     for rows in hl.tile(m):
         gate = halves[rows, 0, :].to(torch.float32)
         up = halves[rows, 1, :].to(torch.float32)
-        act = (gate / (1.0 + torch.exp2(gate * -silu_quant.LOG2E)) * up).to(x.dtype).to(torch.float32)
+        denominator = 1.0 + torch.exp2(gate * -silu_quant.LOG2E)
+        if asm:
+            inverse = hl.inline_asm_elementwise(
+                "rcp.approx.ftz.f32 $0, $1;", "=r,r", [denominator], dtype=torch.float32, is_pure=True, pack=1
+            )
+            act = (gate * inverse * up).to(x.dtype).to(torch.float32)
+        else:
+            act = (gate / denominator * up).to(x.dtype).to(torch.float32)
         row_scale = torch.clamp(
             torch.amax(torch.abs(act), dim=-1, keepdim=True) / silu_quant.FP8_MAX, min=silu_quant.MIN_SCALE
         )
-        q[rows, :] = (act / row_scale).to(silu_quant.FP8_DTYPE)
+        q[rows, :] = (act * (1.0 / row_scale)).to(silu_quant.FP8_DTYPE)
         scales[rows, :] = row_scale
     return q, scales
 
@@ -296,13 +306,13 @@ def _fp8_check(ref_q: torch.Tensor, ref_s: torch.Tensor) -> Callable[..., None]:
 
 
 def silu_and_mul_quant(small: bool, device: str) -> None:
-    """The shipped kernel against ``silu_quant_divide`` (its two divisions
-    as shipped until 2026-12-07), same configs. On one H100 (2026-12-07,
-    16384 x 11008) the two reciprocals as a variant took 305.9 -> 292.8 us
-    at 16 warps, 292.0 -> 290.6 at 32, 335.5 -> 316.9 with 2 rows per
-    program. Earlier on an H200 (2026-11-28): the clamp's removal, then the
-    exp2 activation (16384 x 11008, 32 warps: 365.9 clamped, 288.9 sigmoid,
-    253.0 exp2 us; those variants left the tool on 2026-12-07)."""
+    """The shipped kernel against ``silu_quant_rcp`` (the row scale's
+    reciprocal; with inline PTX also silu's), same configs. Earlier on an
+    H200 (2026-11-28): the clamp's removal, then the exp2 activation (16384 x
+    11008, 32 warps: 365.9 clamped, 288.9 sigmoid, 253.0 exp2 us; those
+    variants left the tool with the 2026-12-07 rewrite). sm_90 instructions
+    per element at 11008, 32 warps (tools/sass_count.py's compile): shipped
+    24.8, row reciprocal 22.4, both reciprocals 19.4."""
     shapes = [(8, 96)] if small else [(16384, 11008), (16384, 14336), (16384, 4096), (256, 11008)]
     for tokens, inter in shapes:
         (args,) = silu_quant.silu_and_mul_fp8_quant_inputs(tokens=(tokens,), hidden=(inter,), device=device).values()
@@ -322,8 +332,11 @@ def silu_and_mul_quant(small: bool, device: str) -> None:
         for rows, warps in ((1, 16), (1, 32), (2, 32)):
             config = helion.Config(block_sizes=[rows], reduction_loops=[None], num_warps=warps)
             shipped = helion.kernel(silu_quant.silu_and_mul_fp8_quant.raw_kernel_func, static_shapes=False, config=config)
-            divide = helion.kernel(silu_quant_divide, static_shapes=False, config=config)
-            for label, run in (("shipped", lambda a, k=shipped: k(*a)), ("divisions", lambda a, k=divide: k(*a))):
+            rcp = helion.kernel(silu_quant_rcp, static_shapes=False, config=config)
+            runs = [("shipped", lambda a, k=shipped: k(*a)), ("row reciprocal", lambda a, k=rcp: k(*a, False))]
+            if not small:  # inline PTX: not in the interpreter
+                runs.append(("both reciprocals (rcp.approx)", lambda a, k=rcp: k(*a, True)))
+            for label, run in runs:
                 _try(f"{label} rows={rows} w={warps}", run, args, check, nbytes, small)
 
 
