@@ -312,7 +312,12 @@ def silu_and_mul_quant(small: bool, device: str) -> None:
     11008, 32 warps: 365.9 clamped, 288.9 sigmoid, 253.0 exp2 us; those
     variants left the tool with the 2026-12-07 rewrite). sm_90 instructions
     per element at 11008, 32 warps (tools/sass_count.py's compile): shipped
-    24.8, row reciprocal 22.4, both reciprocals 19.4."""
+    24.8, row reciprocal 22.4, both reciprocals 19.4. On one H100
+    (2026-12-07, 16384 x 11008, us): 16 warps 305.9 / 297.1 / 292.8, 32
+    warps 292.0 / 291.2 / 290.6, 2 rows and 32 warps 335.5 / 317.9 / 316.9
+    (shipped / row reciprocal / both); no variant failed its check. Branch
+    fp8-fast-division ships both reciprocals (silu's through libdevice
+    fast_dividef, which the interpreter can run) and is not yet GPU-tested."""
     shapes = [(8, 96)] if small else [(16384, 11008), (16384, 14336), (16384, 4096), (256, 11008)]
     for tokens, inter in shapes:
         (args,) = silu_quant.silu_and_mul_fp8_quant_inputs(tokens=(tokens,), hidden=(inter,), device=device).values()
