@@ -467,7 +467,11 @@ def two_pass(small: bool, device: str) -> None:
     reads the stored sum: one row read from L2, not two); each checked
     against the reference, Inductor beside them. On one H100 (2026-12-07)
     no marking closed the gap (fused 5120 x 16384: Inductor 219.6, stored
-    222.3, variants 221.7-222.0 us); the re-read kernel not yet run on a GPU."""
+    222.3, variants 221.7-222.0 us). The re-read kernel on another H100
+    (2026-12-07, us): fused 5120 x 16384 227.1 / 234.2 / 223.8 (1024/8,
+    2048/16, 4096/16; stored 222.6, Inductor 219.7), 4096 x 16384 181.9 /
+    181.8 / 177.8 (stored 176.2, Inductor 175.6): slower than the shipped
+    row loop, so it stays here."""
 
     cases = [("fused_add_rms_norm", 16384, 5120), ("fused_add_rms_norm", 16384, 4096), ("rms_norm", 16384, 5120)]
     for name, tokens, width in [(n, 64, 5120) for n, _, _ in cases[::2]] if small else cases:
