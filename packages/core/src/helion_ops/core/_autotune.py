@@ -442,19 +442,28 @@ def config_origin(
     the label of the first seed it equals (``stored_seeds``: ``"stored
     nvidia_h200"``, say), else ``searched`` (the op's candidates and the
     refinement rounds, or Helion's search)."""
-    import helion
-
     if tuned == default:
         return "default"
     for label, partial in seeds:
-        try:
-            seed = helion.Config(**partial)
-            bound.config_spec.normalize(seed)
-        except Exception:  # a seed this kernel refused was never a candidate
-            continue
-        if seed == tuned:
+        # A seed this kernel refused was never a candidate.
+        if accepted_config(bound, partial) == tuned:
             return label
     return searched
+
+
+def accepted_config(bound: Any, fields: Mapping[str, Any]) -> Any | None:
+    """``helion.Config(**fields)`` completed by the kernel's normalize (which
+    fills the fields left out), or None where this kernel refuses it for the
+    bound arguments (block sizes the shapes cannot take, a layout or field
+    this helion does not know)."""
+    import helion
+
+    try:
+        config = helion.Config(**fields)
+        bound.config_spec.normalize(config)
+    except Exception:  # refused: the caller skips it
+        return None
+    return config
 
 
 # Always written, as in vLLM's files: what a reader looks for first.
@@ -491,8 +500,6 @@ def sweep_candidates(
     ``reduction_loops: [4096]``) that made every rotary candidate as slow as
     the default on the H100 and H200, while the same partial configs alone ran
     3.3x faster (tools/gpu_variants.py)."""
-    import helion
-
     if grid and wrapper.tuning_configs is None:
         raise AutotuneError(
             f"op {wrapper.op_name!r} has no candidate configs for --effort sweep; pass "
@@ -502,12 +509,8 @@ def sweep_candidates(
     found = [default]
     partials = [*seeds, *(wrapper.tuning_configs(args) if grid and wrapper.tuning_configs else ())]
     for partial in partials:
-        try:
-            config = helion.Config(**partial)
-            bound.config_spec.normalize(config)  # refuses block sizes the shapes cannot take
-        except Exception:  # an invalid candidate for this shape: skipped, the rest still run
-            continue
-        if config not in found:
+        config = accepted_config(bound, partial)  # None: invalid for this shape, the rest still run
+        if config is not None and config not in found:
             found.append(config)
     return found
 
@@ -563,7 +566,6 @@ REFINED_CANDIDATES = 2
 def pid_type_variants(config: Any, bound: Any) -> list[Any]:
     """``config`` with each other program-id layout (``pid_type``) that the
     kernel's config spec allows and accepts for these arguments."""
-    import helion
 
     fields = dict(config.config)
     current = fields.get("pid_type", "flat")
@@ -571,12 +573,9 @@ def pid_type_variants(config: Any, bound: Any) -> list[Any]:
     for pid_type in getattr(bound.config_spec, "allowed_pid_types", ()):
         if pid_type == current:
             continue
-        variant = helion.Config(**{**fields, "pid_type": pid_type})
-        try:
-            bound.config_spec.normalize(variant)
-        except Exception:  # a layout this kernel refuses for these shapes
-            continue
-        found.append(variant)
+        variant = accepted_config(bound, {**fields, "pid_type": pid_type})
+        if variant is not None:  # None: a layout this kernel refuses for these shapes
+            found.append(variant)
     return found
 
 
@@ -590,18 +589,13 @@ def loop_order_variants(config: Any, bound: Any) -> list[Any]:
     along a row as Inductor's flat pointwise kernels do. On an H200,
     silu_and_mul at 14336 x 16384: Inductor 4.38 TB/s, the tuned tiles 4.26,
     the same tiles columns first 4.45 (docs/benchmarks.md, fifth run)."""
-    import helion
 
     fields = dict(config.config)
     orders = fields.get("loop_orders")
     if not orders or all(len(order) < 2 for order in orders):
         return []
-    variant = helion.Config(**{**fields, "loop_orders": [list(reversed(order)) for order in orders]})
-    try:
-        bound.config_spec.normalize(variant)
-    except Exception:  # a helion or kernel that refuses it
-        return []
-    return [variant]
+    variant = accepted_config(bound, {**fields, "loop_orders": [list(reversed(order)) for order in orders]})
+    return [] if variant is None else [variant]  # None: a helion or kernel that refuses it
 
 
 def eviction_variants(config: Any, bound: Any) -> list[Any]:
@@ -614,18 +608,13 @@ def eviction_variants(config: Any, bound: Any) -> list[Any]:
     131.5 (130.7), silu_and_mul 8192 194.3 -> 190.7 (188.7); the row loops
     read their row a second time, from L2 if it was kept there. Evict-first
     was slower in all five cases measured, so it is not tried."""
-    import helion
 
     fields = dict(config.config)
     policies = fields.get("load_eviction_policies")
     if not policies or all(p == "last" for p in policies):
         return []
-    variant = helion.Config(**{**fields, "load_eviction_policies": ["last"] * len(policies)})
-    try:
-        bound.config_spec.normalize(variant)
-    except Exception:  # a helion or kernel that refuses it
-        return []
-    return [variant]
+    variant = accepted_config(bound, {**fields, "load_eviction_policies": ["last"] * len(policies)})
+    return [] if variant is None else [variant]  # None: a helion or kernel that refuses it
 
 
 def sweep(
