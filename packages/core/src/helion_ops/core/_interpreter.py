@@ -22,6 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 _TWINS = ("rsqrt", "sqrt", "exp", "exp2", "log", "log2", "sin", "cos", "floor", "ceil", "erf", "abs", "fma")
+# libdevice functions whose tl.math twin has another name: fast_dividef (the
+# GPU's div.approx.f32: a reciprocal and a multiply) divides in the interpreter.
+_RENAMED_TWINS = {"fast_dividef": "fdiv"}
 _enabled = False
 _launch_lock = threading.RLock()
 
@@ -30,11 +33,11 @@ def interpreter_active() -> bool:
     return os.environ.get("TRITON_INTERPRET") == "1"
 
 
-def _forward(name: str) -> Callable[..., Any]:
+def _forward(name: str, twin: str) -> Callable[..., Any]:
     import triton.language as tl
 
     def call(*args: Any, **_kwargs: Any) -> Any:
-        return getattr(tl.math, name)(*args)
+        return getattr(tl.math, twin)(*args)
 
     call.__name__ = name
     return call
@@ -65,9 +68,9 @@ def enable_interpreter_libdevice() -> bool:
     import triton.language as tl
     import triton.language.extra.libdevice as libdevice
 
-    for name in _TWINS:
-        if hasattr(tl.math, name):
-            setattr(libdevice, name, _forward(name))
+    for name, twin in {**{name: name for name in _TWINS}, **_RENAMED_TWINS}.items():
+        if hasattr(tl.math, twin):
+            setattr(libdevice, name, _forward(name, twin))
     _serialize_interpreter_launches()
     _enabled = True
     return True
