@@ -48,17 +48,19 @@ FP8_MAX = 448.0  # torch.finfo(torch.float8_e4m3fn).max
 # Floor of the scale: it only acts on rows with amax(|y|) < 448e-10 (in
 # practice all-zero rows, whose q is then 0), every other row gets its exact scale.
 MIN_SCALE = 1e-10
-# The kernel is issue-bound at intermediate 11008 (each half of a row is
-# padded to 16384 lanes), and Triton's float32 division (div.full.f32)
-# rescales a divisor outside [2**-126, 2**126]: a compare and two predicated
-# multiplies per element beside the reciprocal. So silu divides by
-# libdevice's fast_dividef (div.approx.f32: a reciprocal and a multiply; for
-# a gate below about -87 its divisor passes 2**126 and the quotient is -0,
-# where silu is below 1e-36 in magnitude and quantises to 0 either way), and
-# the quantisation multiplies by the row scale's reciprocal (one division
-# per row). sm_90 SASS at 11008, 32 warps: 24.8 -> 19.4 instructions per
-# element (tools/sass_count.py). In Triton's interpreter fast_dividef is a
-# plain division (core's enable_interpreter_libdevice).
+# On the H200 the kernel is issue-bound at intermediate 11008 (each half of
+# a row is padded to 16384 lanes), and Triton's float32 division
+# (div.full.f32) rescales a divisor outside [2**-126, 2**126]: a compare and
+# two predicated multiplies per element beside the reciprocal. So silu
+# divides by libdevice's fast_dividef (div.approx.f32: a reciprocal and a
+# multiply; for a gate below about -87 its divisor passes 2**126 and the
+# quotient is -0, where silu is below 1e-36 in magnitude and quantises to 0
+# either way), and the quantisation multiplies by the row scale's
+# reciprocal (one division per row). sm_90 SASS at 11008, 32 warps: 24.8 ->
+# 20.4 instructions per element (tools/sass_count.py). On an H100 the
+# stored configs are memory-bound and timed within 0.3% of the division
+# (docs/benchmarks.md). In Triton's interpreter fast_dividef is a plain
+# division (core's enable_interpreter_libdevice).
 _FAST_DIVIDE = "libdevice.fast_dividef({0}, {1})"
 
 
