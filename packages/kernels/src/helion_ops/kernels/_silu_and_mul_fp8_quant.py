@@ -58,8 +58,9 @@ MIN_SCALE = 1e-10
 # either way), and the quantisation multiplies by the row scale's
 # reciprocal (one division per row). sm_90 SASS at 11008, 32 warps: 24.8 ->
 # 20.4 instructions per element (tools/sass_count.py). On an H100 the
-# stored configs are memory-bound: within 0.3% of the row reciprocal alone,
-# about 1% faster than the division at 11008 (docs/benchmarks.md). In Triton's interpreter fast_dividef is a plain
+# stored configs are memory-bound: within 0.3% of the row reciprocal alone
+# (docs/benchmarks.md); the H200, where the division was issue-bound, has
+# not timed this kernel yet. In Triton's interpreter fast_dividef is a plain
 # division (core's enable_interpreter_libdevice).
 _FAST_DIVIDE = "libdevice.fast_dividef({0}, {1})"
 
