@@ -21,10 +21,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-_TWINS = ("rsqrt", "sqrt", "exp", "exp2", "log", "log2", "sin", "cos", "floor", "ceil", "erf", "abs", "fma")
-# libdevice functions whose tl.math twin has another name: fast_dividef (the
-# GPU's div.approx.f32: a reciprocal and a multiply) divides in the interpreter.
-_RENAMED_TWINS = {"fast_dividef": "fdiv"}
+_SAME_NAME = ("rsqrt", "sqrt", "exp", "exp2", "log", "log2", "sin", "cos", "floor", "ceil", "erf", "abs", "fma")
+# libdevice function -> its tl.math twin. Most share the name; fast_dividef
+# (the GPU's div.approx.f32: a reciprocal and a multiply) divides in the interpreter.
+_TWINS = {name: name for name in _SAME_NAME} | {"fast_dividef": "fdiv"}
 _enabled = False
 _launch_lock = threading.RLock()
 
@@ -68,7 +68,7 @@ def enable_interpreter_libdevice() -> bool:
     import triton.language as tl
     import triton.language.extra.libdevice as libdevice
 
-    for name, twin in {**{name: name for name in _TWINS}, **_RENAMED_TWINS}.items():
+    for name, twin in _TWINS.items():
         if hasattr(tl.math, twin):
             setattr(libdevice, name, _forward(name, twin))
     _serialize_interpreter_launches()
