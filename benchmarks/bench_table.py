@@ -106,7 +106,29 @@ def table(records: list[dict[str, Any]]) -> str:
                   f"{geomean:.2f}x over {len(decode)} shapes."]
     lines += _noise(records)
     lines += _targets(sorted({op for op, _ in by_shape}), worst_pct, worst_best, worst_of_copy)
+    lines += _below_par(by_shape)
     return "\n".join(lines)
+
+
+def _below_par(by_shape: dict[tuple[str, str], dict[str, dict[str, Any]]]) -> list[str]:
+    """Each shape where the op is slower than the faster baseline: both times,
+    and the launch configs Inductor kept there (its record's ``config``, from
+    2026-12-07 on): its time at one shape has moved by 1.4x between runs."""
+    lines = []
+    for (op, shape), c in by_shape.items():
+        ours = c["helion"]
+        ran = [c[name] for name in ("inductor", "liger") if c.get(name) and c[name].get("ms")]
+        if not ours.get("ms") or not ran:
+            continue
+        best = min(ran, key=lambda b: b["ms"])
+        if best["ms"] >= ours["ms"]:
+            continue
+        kept = c["inductor"].get("config") if "inductor" in c else None
+        lines.append(
+            f"- {op} {shape}: helion {ours['ms'] * 1e3:.2f} us, {best['contender']} {best['ms'] * 1e3:.2f} us"
+            f" ({best['ms'] / ours['ms']:.2f}x); Inductor kept: {kept or 'not recorded'}"
+        )
+    return ["", "Below 1.0x the faster baseline:", "", *lines] if lines else []
 
 
 def _targets(ops: list[str], worst_pct: Worst, worst_best: Worst, worst_of_copy: Worst) -> list[str]:

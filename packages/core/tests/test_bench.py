@@ -207,6 +207,8 @@ def test_bench_table_merges_processes_and_names_each_ops_worst_shape(tmp_path: P
     second = json_records([r for r in rows if r.op == "silu_and_mul"], 3.2, env, None)
     slow = next(r for r in first if r["contender"] == "helion" and r["shape"].endswith("numtokens=4096"))
     slow.update(ms=0.13, pct_of_copy_ceiling=33.0)  # 0.12 ms for liger: 0.92x the best baseline
+    kept = "triton_poi_fused_0: XBLOCK=512 num_warps=8 num_stages=1 regs=13"
+    next(r for r in first if r["contender"] == "inductor" and r["shape"] == slow["shape"]).update(config=kept)
     files = []
     for name, records in (("a.json", first), ("b.json", second)):
         files.append(tmp_path / name)
@@ -221,6 +223,8 @@ def test_bench_table_merges_processes_and_names_each_ops_worst_shape(tmp_path: P
         "| 62% at hidden=4096,numtokens=4096 |"
     ) in out
     assert "| 0.92 | 1.68 (62%) |" in out  # the row's copy column
+    below = out.split("Below 1.0x the faster baseline:")[1].strip().splitlines()
+    assert below == [f"- rms_norm hidden=4096,numtokens=4096: helion 130.00 us, liger 120.00 us (0.92x); Inductor kept: {kept}"]
     # silu_and_mul: Liger missing, Inductor 0.08 ms against helion's 0.05.
     assert "| silu_and_mul | 42% at intermediate=4096,numtokens=8 | 1.60 at intermediate=4096,numtokens=8 | - |" in out
     assert (tmp_path / "merged.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -353,6 +357,50 @@ def test_a_contender_timed_in_place_leaves_the_next_contenders_check_alone(
     assert timed_in_place.ms == 1.0
     assert checked.close, checked.max_abs_err
     assert all(torch.equal(a, b) for a, b in zip(args, original, strict=True))
+
+
+@interpreted
+def test_the_inductor_row_records_the_launch_configs_its_autotuning_kept(
+    scale_rows_op: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inductor's time at a shape depends on the launch config its autotuning
+    kept at the first call: its row's ``config`` names the configs of the
+    Triton kernels loaded while it was checked and timed; the other rows
+    keep theirs (ours: the stored key)."""
+    import types
+
+    from torch._inductor.codecache import PyCodeCache
+    from toy_kernels import scale_rows_ref
+
+    from helion_ops.core import _bench
+
+    loaded: list[Any] = []
+    monkeypatch.setattr(PyCodeCache, "modules", loaded)
+
+    launcher = types.SimpleNamespace(
+        config=types.SimpleNamespace(kwargs={"XBLOCK": 512}, num_warps=8, num_stages=1), n_regs=13
+    )
+    generated = types.SimpleNamespace(triton_poi_fused_0=types.SimpleNamespace(launchers=[launcher]))
+
+    def compiles_a_triton_kernel(a: tuple[Any, ...]) -> Any:
+        # Prepared twice (checked, then timed on its own copy), compiled once.
+        # (Helion's own generated modules land in the same list: not a test of emptiness.)
+        if generated not in loaded:
+            loaded.append(generated)
+        return lambda: scale_rows_ref(*a)
+
+    wrapper = scale_rows_op
+    args = (torch.randn(5, 8), torch.randn(8))
+    contenders = [
+        _bench.Contender("helion", lambda a: (lambda: wrapper(*a))),
+        _bench.Contender("inductor", compiles_a_triton_kernel, check_args=False),
+        _bench.Contender("torch", lambda a: (lambda: scale_rows_ref(*a))),
+    ]
+    monkeypatch.setattr(_bench, "time_ms", lambda fn, method: 1.0)
+    ours, inductor, eager = _bench.measure_shape(wrapper, "rows=5", args, contenders, "rows=5 (exact)")
+    assert ours.config == "rows=5 (exact)" and eager.config == ""
+    assert inductor.config == "triton_poi_fused_0: XBLOCK=512 num_warps=8 num_stages=1 regs=13"
+    assert json_records([inductor], CEILING, ENV, None)[0]["config"] == inductor.config
 
 
 @pytest.mark.gpu

@@ -4,7 +4,9 @@ For each op and shape of its input generator, four contenders run on the same
 tensors: ``helion`` (the registered op, called eagerly), ``torch`` (the op's
 pure-PyTorch reference, eager), ``inductor`` (that reference under
 ``torch.compile(dynamic=False)``) and ``liger`` (Liger-Kernel's kernel for the
-op, where it has one and is installed).
+op, where it has one and is installed). The ``inductor`` row's ``config``
+records the launch configs Inductor's own autotuning kept for its Triton
+kernels (its time at one shape has differed by 1.4x between runs).
 
 Timing: for large shapes the median of calls each timed alone after a pass
 that reads a 256 MB buffer (``_flushed_ms``: the L2 holds none of the call's
@@ -38,6 +40,7 @@ H200, copies moving 100-170 MB: 85-94% of it), which the percentages alone hide.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import importlib.metadata
@@ -51,6 +54,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+
+from helion_ops import dynamo_bridge
 
 from ._cli_errors import OutputPathError
 from ._compare import Expected, clone_args, compare_to_expected, expected_results, flatten_results, tolerance_for
@@ -253,7 +258,9 @@ class Measurement:
     max_abs_err: float | None = None
     close: bool | None = None
     note: str = ""
-    config: str = ""  # the stored config key the op used for this shape (and how it matched)
+    # helion: the stored config key the op used for this shape (and how it matched);
+    # inductor: the launch configs its autotuning kept for each Triton kernel.
+    config: str = ""
     # With repeats > 1: max/min - 1 over the repeated timings (the run's noise for this row).
     spread: float | None = None
 
@@ -536,13 +543,19 @@ def measure_shape(
                 out.append(Measurement(wrapper.op_name, shape, c.name, method, nbytes, None, note=c.note, config=cfg))
                 continue
             try:
-                err, close = _check(wrapper, c, args, expected, atol, rtol)
-                # Timed on its own copy: an in-place op's timed calls (the
-                # residual of fused_add_rms_norm, rotary's q and k) would
-                # otherwise change the arguments the next contender is checked
-                # on against the reference computed once from the originals.
-                call = c.prepare(clone_args(args))
-                times = [time_ms(call, method) for _ in range(repeats)]
+                # Inductor's config is the launch configs its own autotuning
+                # kept at the first call (inside _check): between runs its
+                # time at one shape has moved by 1.4x (docs/benchmarks.md),
+                # and the record says which kernel it was.
+                with _inductor_launches(c.name) as launches:
+                    err, close = _check(wrapper, c, args, expected, atol, rtol)
+                    # Timed on its own copy: an in-place op's timed calls (the
+                    # residual of fused_add_rms_norm, rotary's q and k) would
+                    # otherwise change the arguments the next contender is checked
+                    # on against the reference computed once from the originals.
+                    call = c.prepare(clone_args(args))
+                    times = [time_ms(call, method) for _ in range(repeats)]
+                cfg = cfg or "; ".join(launches)
             except Exception as exc:  # one contender failing must not lose the others' numbers
                 out.append(
                     Measurement(
@@ -565,6 +578,14 @@ def measure_shape(
         if device is not None and device.type == "cuda":
             out.append(_same_size_copy(wrapper.op_name, shape, method, nbytes, repeats, device))
     return out
+
+
+def _inductor_launches(contender: str) -> contextlib.AbstractContextManager[list[str]]:
+    """For the ``inductor`` contender, the bridge's record of the Triton launch
+    configs Inductor loads in the block; for the others an empty list."""
+    if contender == "inductor":
+        return dynamo_bridge.recorded_inductor_launches()
+    return contextlib.nullcontext([])
 
 
 def _same_size_copy(op: str, shape: str, method: str, nbytes: int, repeats: int, device: torch.device) -> Measurement:

@@ -8,7 +8,7 @@ another project under any name.
 from __future__ import annotations
 
 from ._capabilities import Capabilities, capabilities
-from ._compat import equal_size_pattern, guarded_key, size1_guarded_key, size_buckets
+from ._compat import equal_size_pattern, guarded_key, recorded_inductor_launches, size1_guarded_key, size_buckets
 from ._direct import direct_call
 from ._errors import (
     BridgeError,
@@ -48,6 +48,7 @@ __all__ = [
     "mutated_parameters",
     "prepare_kernel",
     "prepared_for",
+    "recorded_inductor_launches",
     "register_wrapper_type",
     "registered_wrapper_types",
     "reset_side_table_for_tests",

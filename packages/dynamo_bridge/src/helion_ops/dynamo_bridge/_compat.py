@@ -761,3 +761,65 @@ def recorded_aten_ops() -> Iterator[list[RecordedOp]]:
     ops: list[RecordedOp] = []
     with _recorder_type()(ops):
         yield ops
+
+
+# --------------------------------------------------------------------------
+# Inductor's launch configs, for benchmark records (which config Inductor's
+# own autotuning kept decides how fast a baseline is).
+# torch internals: ``torch._inductor.codecache.PyCodeCache.modules`` holds every
+# module of generated code the process loaded (a list on torch 2.9-2.15), and
+# each Triton kernel in one is a ``CachingAutotuner`` whose ``launchers`` keep
+# the configs left after its first call (``config.kwargs``, ``num_warps``,
+# ``num_stages``; ``n_regs`` once compiled). Probed: where any of it is
+# missing, nothing is recorded. Revisit with every torch release.
+# --------------------------------------------------------------------------
+def _inductor_loaded_modules() -> list[Any]:
+    try:
+        from torch._inductor.codecache import PyCodeCache
+    except Exception:
+        return []
+    modules = getattr(PyCodeCache, "modules", None)
+    if isinstance(modules, dict):
+        return list(modules.values())
+    return list(modules) if isinstance(modules, (list, tuple)) else []
+
+
+def _launch_description(name: str, launcher: Any) -> str | None:
+    config = getattr(launcher, "config", None)
+    if config is None:
+        return None
+    fields = [f"{key}={value}" for key, value in sorted(getattr(config, "kwargs", {}).items())]
+    fields += [f"num_warps={getattr(config, 'num_warps', '?')}", f"num_stages={getattr(config, 'num_stages', '?')}"]
+    regs = getattr(launcher, "n_regs", None)
+    if regs is not None:
+        fields.append(f"regs={regs}")
+    return f"{name}: {' '.join(fields)}"
+
+
+def _module_launches(module: Any) -> list[str]:
+    namespace = getattr(module, "__dict__", None)
+    if not isinstance(namespace, dict):
+        return []
+    lines = []
+    for name, value in sorted(namespace.items()):
+        for launcher in getattr(value, "launchers", None) or ():
+            line = _launch_description(name, launcher)
+            if line is not None:
+                lines.append(line)
+    return lines
+
+
+@contextlib.contextmanager
+def recorded_inductor_launches() -> Iterator[list[str]]:
+    """On leaving the block, the list yielded holds one line per launch config
+    of each Triton kernel Inductor loaded inside it ("kernel: XBLOCK=512
+    num_warps=8 num_stages=1 regs=13"); empty where Inductor generated no
+    Triton (CPU) or reused a module loaded before the block."""
+    before = {id(module) for module in _inductor_loaded_modules()}
+    lines: list[str] = []
+    try:
+        yield lines
+    finally:
+        for module in _inductor_loaded_modules():
+            if id(module) not in before:
+                lines.extend(_module_launches(module))
