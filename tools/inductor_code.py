@@ -14,31 +14,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 import torch
-
-
-def _launch_configs() -> list[str]:
-    """One line per compiled Triton kernel Inductor loaded: its name and the launchers it kept."""
-    from torch._inductor.codecache import PyCodeCache
-
-    lines = []
-    modules: Any = PyCodeCache.modules
-    for module in modules.values() if isinstance(modules, dict) else modules:
-        for name, value in vars(module).items():
-            launchers = getattr(value, "launchers", None)
-            if not launchers:
-                continue
-            for launcher in launchers:
-                config = getattr(launcher, "config", None)
-                kwargs = getattr(config, "kwargs", {})
-                lines.append(
-                    f"{name}: {kwargs} num_warps={getattr(config, 'num_warps', '?')} "
-                    f"num_stages={getattr(config, 'num_stages', '?')} regs={getattr(launcher, 'n_regs', '?')} "
-                    f"spills={getattr(launcher, 'n_spills', '?')}"
-                )
-    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,15 +31,17 @@ def main(argv: list[str] | None = None) -> int:
 
     import helion_ops.kernels  # noqa: F401  (registers the ops)
     from helion_ops.core import get_kernel
+    from helion_ops.dynamo_bridge import recorded_inductor_launches
 
     op = get_kernel(opts.op)
     (args,) = op.input_generator(tokens=(opts.tokens,), hidden=(opts.hidden,), device=opts.device).values()
     compiled = torch.compile(op.reference, dynamic=False)
-    _, sources = run_and_get_code(compiled, *args)
-    if opts.device != "cpu":
-        torch.cuda.synchronize()
+    with recorded_inductor_launches() as launches:
+        _, sources = run_and_get_code(compiled, *args)
+        if opts.device != "cpu":
+            torch.cuda.synchronize()
     print(f"{opts.op} tokens={opts.tokens} width={opts.hidden}: {len(sources)} generated module(s)")
-    for line in _launch_configs():
+    for line in launches:
         print("  " + line)
     kernels = "\n\n".join(sources)
     if opts.out:
