@@ -45,10 +45,17 @@ def test_only_modules_loaded_inside_the_block_are_described(bridge: Any, loaded_
 
 
 def test_objects_without_launchers_or_a_namespace_are_skipped(bridge: Any, loaded_modules: list[Any]) -> None:
-    """Helion's generated modules land in the same list (no launchers), and a
-    loaded object without a ``__dict__`` must not fail the block's exit."""
+    """Helion's generated modules land in the same list (no launchers); a
+    loaded object without a ``__dict__``, or one whose attributes raise, must
+    not fail the block's exit."""
+    class RaisesOnAnyAttribute:
+        def __getattr__(self, name: str) -> Any:
+            raise RuntimeError(f"lazy attribute {name} failed")
+
+    raising = types.ModuleType("generated_with_a_lazy_object")
+    raising.lazy = RaisesOnAnyAttribute()  # type: ignore[attr-defined]
     with bridge.recorded_inductor_launches() as launches:
-        loaded_modules += [types.ModuleType("helion_generated"), 42, _fake_kernel_module([object()])]
+        loaded_modules += [types.ModuleType("helion_generated"), 42, _fake_kernel_module([object()]), raising]
     assert launches == []
 
 

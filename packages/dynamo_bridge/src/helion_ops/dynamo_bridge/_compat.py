@@ -779,8 +779,6 @@ def _inductor_loaded_modules() -> list[Any]:
     except Exception:
         return []
     modules = getattr(PyCodeCache, "modules", None)
-    if isinstance(modules, dict):
-        return list(modules.values())
     return list(modules) if isinstance(modules, (list, tuple)) else []
 
 
@@ -802,10 +800,11 @@ def _module_launches(module: Any) -> list[str]:
         return []
     lines = []
     for name, value in sorted(namespace.items()):
-        for launcher in getattr(value, "launchers", None) or ():
-            line = _launch_description(name, launcher)
-            if line is not None:
-                lines.append(line)
+        try:  # any attribute of generated code: a diagnostic must not fail the caller
+            launchers = list(getattr(value, "launchers", None) or ())
+        except Exception:
+            continue
+        lines += [line for launcher in launchers if (line := _launch_description(name, launcher)) is not None]
     return lines
 
 
