@@ -70,6 +70,7 @@ def table(records: list[dict[str, Any]]) -> str:
     worst_pct: Worst = {}
     worst_best: Worst = {}
     worst_of_copy: Worst = {}
+    below_par: list[str] = []
     for (op, shape), c in by_shape.items():
         ours = c["helion"]
         inductor, liger = c.get("inductor"), c.get("liger")
@@ -82,6 +83,8 @@ def table(records: list[dict[str, Any]]) -> str:
             lines.append(f"| {op} | {shape} | - | failed: {ours.get('note')} | | | | | | | |")
             continue
         vs_best = _ratio(best, ours)
+        if best is not None and vs_best is not None and vs_best < 1.0:
+            below_par.append(_below_par_line(op, shape, ours, best, inductor))
         large = ours["bytes"] >= LARGE_BYTES
         if large:
             _keep_worst(worst_pct, op, ours["pct_of_copy_ceiling"], shape)
@@ -106,29 +109,22 @@ def table(records: list[dict[str, Any]]) -> str:
                   f"{geomean:.2f}x over {len(decode)} shapes."]
     lines += _noise(records)
     lines += _targets(sorted({op for op, _ in by_shape}), worst_pct, worst_best, worst_of_copy)
-    lines += _below_par(by_shape)
+    if below_par:
+        lines += ["", "Below 1.0x the faster baseline:", "", *below_par]
     return "\n".join(lines)
 
 
-def _below_par(by_shape: dict[tuple[str, str], dict[str, dict[str, Any]]]) -> list[str]:
-    """Each shape where the op is slower than the faster baseline: both times,
-    and the launch configs Inductor kept there (its record's ``config``, from
+def _below_par_line(
+    op: str, shape: str, ours: dict[str, Any], best: dict[str, Any], inductor: dict[str, Any] | None
+) -> str:
+    """A shape where the op is slower than the faster baseline: both times, and
+    the launch configs Inductor kept there (its record's ``config``, from
     2026-12-07 on): its time at one shape has moved by 1.4x between runs."""
-    lines = []
-    for (op, shape), c in by_shape.items():
-        ours = c["helion"]
-        ran = [c[name] for name in ("inductor", "liger") if c.get(name) and c[name].get("ms")]
-        if not ours.get("ms") or not ran:
-            continue
-        best = min(ran, key=lambda b: b["ms"])
-        if best["ms"] >= ours["ms"]:
-            continue
-        kept = c["inductor"].get("config") if "inductor" in c else None
-        lines.append(
-            f"- {op} {shape}: helion {ours['ms'] * 1e3:.2f} us, {best['contender']} {best['ms'] * 1e3:.2f} us"
-            f" ({best['ms'] / ours['ms']:.2f}x); Inductor kept: {kept or 'not recorded'}"
-        )
-    return ["", "Below 1.0x the faster baseline:", "", *lines] if lines else []
+    kept = inductor.get("config") if inductor else None
+    return (
+        f"- {op} {shape}: helion {ours['ms'] * 1e3:.2f} us, {best['contender']} {best['ms'] * 1e3:.2f} us"
+        f" ({best['ms'] / ours['ms']:.2f}x); Inductor kept: {kept or 'not recorded'}"
+    )
 
 
 def _targets(ops: list[str], worst_pct: Worst, worst_best: Worst, worst_of_copy: Worst) -> list[str]:
