@@ -19,9 +19,9 @@ def _fake_kernel_module(launchers: list[Any]) -> types.ModuleType:
     return module
 
 
-def _launcher(xblock: int, warps: int, regs: int | None) -> types.SimpleNamespace:
+def _launcher(xblock: int, warps: int, regs: int | None, spills: int | None = None) -> types.SimpleNamespace:
     config = types.SimpleNamespace(kwargs={"XBLOCK": xblock}, num_warps=warps, num_stages=1)
-    return types.SimpleNamespace(config=config, n_regs=regs)
+    return types.SimpleNamespace(config=config, n_regs=regs, n_spills=spills)
 
 
 @pytest.fixture
@@ -36,11 +36,14 @@ def loaded_modules(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
 def test_only_modules_loaded_inside_the_block_are_described(bridge: Any, loaded_modules: list[Any]) -> None:
     with bridge.recorded_inductor_launches() as launches:
-        loaded_modules.append(_fake_kernel_module([_launcher(512, 8, 13), _launcher(256, 2, None)]))
+        loaded_modules.append(
+            _fake_kernel_module([_launcher(512, 8, 13), _launcher(256, 2, None), _launcher(2048, 4, 255, spills=12)])
+        )
         assert launches == []  # filled on leaving the block
     assert launches == [
         "triton_poi_fused_mul_0: XBLOCK=512 num_warps=8 num_stages=1 regs=13",
         "triton_poi_fused_mul_0: XBLOCK=256 num_warps=2 num_stages=1",
+        "triton_poi_fused_mul_0: XBLOCK=2048 num_warps=4 num_stages=1 regs=255 spills=12",
     ]
 
 

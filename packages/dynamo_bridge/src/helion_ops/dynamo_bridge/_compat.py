@@ -770,7 +770,7 @@ def recorded_aten_ops() -> Iterator[list[RecordedOp]]:
 # module of generated code the process loaded (a list on torch 2.9-2.15), and
 # each Triton kernel in one is a ``CachingAutotuner`` whose ``launchers`` keep
 # the configs left after its first call (``config.kwargs``, ``num_warps``,
-# ``num_stages``; ``n_regs`` once compiled). Probed: where any of it is
+# ``num_stages``; ``n_regs`` and ``n_spills`` once compiled). Probed: where any of it is
 # missing, nothing is recorded. Revisit with every torch release.
 # --------------------------------------------------------------------------
 def _inductor_loaded_modules() -> list[Any]:
@@ -788,9 +788,10 @@ def _launch_description(name: str, launcher: Any) -> str | None:
         return None
     fields = [f"{key}={value}" for key, value in sorted(getattr(config, "kwargs", {}).items())]
     fields += [f"num_warps={getattr(config, 'num_warps', '?')}", f"num_stages={getattr(config, 'num_stages', '?')}"]
-    regs = getattr(launcher, "n_regs", None)
-    if regs is not None:
-        fields.append(f"regs={regs}")
+    for label, attribute in (("regs", "n_regs"), ("spills", "n_spills")):
+        value = getattr(launcher, attribute, None)
+        if value is not None:
+            fields.append(f"{label}={value}")
     return f"{name}: {' '.join(fields)}"
 
 
