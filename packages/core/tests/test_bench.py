@@ -364,31 +364,33 @@ def test_the_inductor_row_records_the_launch_configs_its_autotuning_kept(
     scale_rows_op: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Inductor's time at a shape depends on the launch config its autotuning
-    kept at the first call: its row's ``config`` names the configs of the
-    Triton kernels loaded while it was checked and timed; the other rows
-    keep theirs (ours: the stored key)."""
-    import types
+    kept at the first call: its row's ``config`` names what the bridge's
+    recorder saw loaded while it was checked and timed (the recorder itself
+    is tested with the bridge); the other rows keep theirs (ours: the stored key)."""
+    import contextlib
+    from collections.abc import Iterator
 
-    from torch._inductor.codecache import PyCodeCache
     from toy_kernels import scale_rows_ref
 
     from helion_ops.core import _bench
 
-    loaded: list[Any] = []
-    monkeypatch.setattr(PyCodeCache, "modules", loaded)
+    kept = "triton_poi_fused_0: XBLOCK=512 num_warps=8 num_stages=1 regs=13"
+    compiled_inside: list[bool] = []
 
-    launcher = types.SimpleNamespace(
-        config=types.SimpleNamespace(kwargs={"XBLOCK": 512}, num_warps=8, num_stages=1), n_regs=13
-    )
-    generated = types.SimpleNamespace(triton_poi_fused_0=types.SimpleNamespace(launchers=[launcher]))
+    @contextlib.contextmanager
+    def recorder() -> Iterator[list[str]]:
+        launches: list[str] = []
+        compiled_inside.append(False)
+        yield launches
+        if compiled_inside[-1]:
+            launches.append(kept)
 
     def compiles_a_triton_kernel(a: tuple[Any, ...]) -> Any:
-        # Prepared twice (checked, then timed on its own copy), compiled once.
-        # (Helion's own generated modules land in the same list: not a test of emptiness.)
-        if generated not in loaded:
-            loaded.append(generated)
+        if compiled_inside:  # prepared inside a recorder's block
+            compiled_inside[-1] = True
         return lambda: scale_rows_ref(*a)
 
+    monkeypatch.setattr(_bench.dynamo_bridge, "recorded_inductor_launches", recorder)
     wrapper = scale_rows_op
     args = (torch.randn(5, 8), torch.randn(8))
     contenders = [
@@ -400,6 +402,7 @@ def test_the_inductor_row_records_the_launch_configs_its_autotuning_kept(
     ours, inductor, eager = _bench.measure_shape(wrapper, "rows=5", args, contenders, "rows=5 (exact)")
     assert ours.config == "rows=5 (exact)" and eager.config == ""
     assert inductor.config == "triton_poi_fused_0: XBLOCK=512 num_warps=8 num_stages=1 regs=13"
+    assert compiled_inside == [True]  # one recorder, for the inductor row only
     assert json_records([inductor], CEILING, ENV, None)[0]["config"] == inductor.config
 
 
