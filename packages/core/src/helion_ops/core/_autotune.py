@@ -566,7 +566,6 @@ REFINED_CANDIDATES = 2
 def pid_type_variants(config: Any, bound: Any) -> list[Any]:
     """``config`` with each other program-id layout (``pid_type``) that the
     kernel's config spec allows and accepts for these arguments."""
-
     fields = dict(config.config)
     current = fields.get("pid_type", "flat")
     found = []
@@ -589,7 +588,6 @@ def loop_order_variants(config: Any, bound: Any) -> list[Any]:
     along a row as Inductor's flat pointwise kernels do. On an H200,
     silu_and_mul at 14336 x 16384: Inductor 4.38 TB/s, the tuned tiles 4.26,
     the same tiles columns first 4.45 (docs/benchmarks.md, fifth run)."""
-
     fields = dict(config.config)
     orders = fields.get("loop_orders")
     if not orders or all(len(order) < 2 for order in orders):
@@ -608,7 +606,6 @@ def eviction_variants(config: Any, bound: Any) -> list[Any]:
     131.5 (130.7), silu_and_mul 8192 194.3 -> 190.7 (188.7); the row loops
     read their row a second time, from L2 if it was kept there. Evict-first
     was slower in all five cases measured, so it is not tried."""
-
     fields = dict(config.config)
     policies = fields.get("load_eviction_policies")
     if not policies or all(p == "last" for p in policies):
