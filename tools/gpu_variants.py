@@ -109,21 +109,29 @@ def group_quant_clamped(x: torch.Tensor, group_size: int = 128) -> tuple[torch.T
 def fused_add_rms_norm_reread(
     x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6
 ) -> torch.Tensor:
-    """fused_add_rms_norm as two explicit loops over a row's column blocks:
-    the first adds, stores the sum into ``residual`` and sums its squares;
-    the second reads the stored sum back (one row read from L2) where the
-    shipped kernel's row loop reloads ``x`` and ``residual`` (two)."""
+    """fused_add_rms_norm as Inductor's kernel has it: two explicit loops over
+    a row's column blocks, the first adding, storing the sum into ``residual``
+    and accumulating its squares element-wise (one cross-thread sum after the
+    loop, as Helion's own row loop does), the second reading the stored sum
+    back (one row read from L2) where the shipped kernel's row loop reloads
+    ``x`` and ``residual`` (two). Its four loads, in order: x, residual
+    (first loop), the stored sum, weight (second loop).
+
+    Until 2026-12-07 this variant summed each block across threads inside
+    the first loop (a block-wide reduction per iteration) and was 1-6% slower
+    than the shipped kernel; that cost was the reduction's, not the re-read's."""
     m, n = x.size()
     out = torch.empty_like(x)
+    block_n = hl.register_block_size(n)
     for rows in hl.tile(m):
-        squares = hl.zeros([rows], dtype=torch.float32)
-        for cols in hl.tile(n):
+        squares = hl.zeros([rows, block_n], dtype=torch.float32)
+        for cols in hl.tile(n, block_size=block_n):
             summed = (x[rows, cols].to(torch.float32) + residual[rows, cols].to(torch.float32)).to(x.dtype)
             residual[rows, cols] = summed
             sf = summed.to(torch.float32)
-            squares = squares + torch.sum(sf * sf, dim=-1)
-        inv_rms = torch.rsqrt(squares / n + eps)
-        for cols in hl.tile(n):
+            squares = squares + sf * sf
+        inv_rms = torch.rsqrt(torch.sum(squares, dim=-1) / n + eps)
+        for cols in hl.tile(n, block_size=block_n):
             sf = residual[rows, cols].to(torch.float32)
             out[rows, cols] = (sf * inv_rms[:, None] * weight[None, cols].to(torch.float32)).to(out.dtype)
     return out
@@ -469,13 +477,21 @@ def two_pass(small: bool, device: str) -> None:
     as stored, with that mixed marking, with 16 warps, and with both; for
     fused_add_rms_norm also ``fused_add_rms_norm_reread`` (its second loop
     reads the stored sum: one row read from L2, not two); each checked
-    against the reference, Inductor beside them. On one H100 (2026-12-07)
-    no marking closed the gap (fused 5120 x 16384: Inductor 219.6, stored
-    222.3, variants 221.7-222.0 us). The re-read kernel on another H100
-    (2026-12-07, us): fused 5120 x 16384 227.1 / 234.2 / 223.8 (1024/8,
-    2048/16, 4096/16; stored 222.6, Inductor 219.7), 4096 x 16384 181.9 /
-    181.8 / 177.8 (stored 176.2, Inductor 175.6): slower than the shipped
-    row loop, so it stays here."""
+    against the reference, Inductor beside them; then the re-read kernel at
+    decode shapes, one block per row. On one H100 (2026-12-07) no marking
+    closed the gap (fused 5120 x 16384: Inductor 219.6, stored 222.3,
+    variants 221.7-222.0 us). The re-read kernel with an element-wise sum of
+    squares, on two more H100s the same day (us; the second machine's
+    figures in brackets): fused 5120 x 16384 Inductor 219.6 [218.2], stored
+    222.5 [220.4], re-read 4096 x 16 warps with the first loop's rows
+    evict-last 220.7 [218.8] (8192-element blocks 225-266); 4096 x 16384
+    Inductor 175.2 [173.8], stored 175.6 [174.1], re-read 174.9 [173.5]. At
+    decode it loses what it gains there: 256 x 5120 stored 7.4, re-read
+    7.7-8.0; 1 x 4096 5.1 against 5.5-5.8; 1 x 8192 5.3 against 6.0-6.6
+    (one call after an L2 flush). Which loop structure a kernel has is not a
+    config choice, so re-reading at large shapes only would take a second
+    Helion kernel behind the op (and new configs on both GPUs) for 0.7%; it
+    stays here."""
 
     cases = [("fused_add_rms_norm", 16384, 5120), ("fused_add_rms_norm", 16384, 4096), ("rms_norm", 16384, 5120)]
     for name, tokens, width in [(n, 64, 5120) for n, _, _ in cases[::2]] if small else cases:
@@ -503,13 +519,44 @@ def two_pass(small: bool, device: str) -> None:
             _try(label, lambda a, k=k: k(*a), args, check, nbytes, small)
         if name != "fused_add_rms_norm":
             continue
-        for block, warps in ((1024, 8), (2048, 16), (4096, 16)):
-            k = helion.kernel(
-                fused_add_rms_norm_reread,
-                static_shapes=False,
-                config=helion.Config(block_sizes=[1, block, block], num_warps=warps),
-            )
-            _try(f"two loops, sum re-read, {block} w{warps}", lambda a, k=k: k(*a), args, check, nbytes, small)
+        # Eviction of the four loads: none; Inductor's (the rows evict-first,
+        # the weight evict-last); the first loop's rows evict-last; all last.
+        # The first H100 probe (2026-12-07) timed 1024-4096 x 8-16 warps with
+        # the first three: "first-last" was best at every block (5120 x 16384:
+        # 4096 w16 220.7 us, stored 222.5, Inductor 219.6).
+        marks = {"first-last": ["last", "last", "first", "last"], "last": ["last"] * 4}
+        for block, warps in ((2048, 16), (4096, 8), (4096, 16), (8192, 16), (8192, 32)):
+            for mark, policies in marks.items():
+                _try_reread(f"sum re-read, {block} w{warps} {mark}", args, check, nbytes, small, [block, 1], warps, policies)
+    # Decode: one block covers the row, so the second loop re-reads the row
+    # the first just stored; what that costs where the shipped kernel holds
+    # the row in registers.
+    for tokens, width in [(4, 512)] if small else [(256, 5120), (256, 8192), (1, 4096), (1, 8192)]:
+        op, args, check = _case("fused_add_rms_norm", tokens, width, device)
+        _, stored = _stored_config(op, args)
+        nbytes = _bench_bytes(op, args)
+        print(f"fused_add_rms_norm tokens={tokens} width={width} (stored: {stored})", flush=True)
+        stored_kernel = helion.kernel(op.raw_kernel_func, static_shapes=False, config=helion.Config(**stored))
+        _try("stored", lambda a, k=stored_kernel: k(*a), args, check, nbytes, small)
+        block = 1 << (width - 1).bit_length()
+        for warps in (4, 8, 16):
+            policies = ["last", "last", "first", "last"]
+            _try_reread(f"sum re-read, {block} w{warps}", args, check, nbytes, small, [block, 1], warps, policies)
+
+
+def _try_reread(
+    label: str,
+    args: tuple[Any, ...],
+    check: Callable[..., None],
+    nbytes: int,
+    small: bool,
+    block_sizes: list[int],
+    warps: int,
+    policies: list[str],
+) -> None:
+    config = helion.Config(block_sizes=block_sizes, num_warps=warps, load_eviction_policies=policies)
+    kernel = helion.kernel(fused_add_rms_norm_reread, static_shapes=False, config=config)
+    _try(label, lambda a: kernel(*a), args, check, nbytes, small)
 
 
 def host_breakdown(device: str) -> None:
