@@ -30,6 +30,7 @@ import torch
 from helion_ops.kernels import _per_token_group_fp8_quant as ptg
 from helion_ops.kernels import _rotary_embedding as rope
 from helion_ops.kernels import _silu_and_mul_fp8_quant as silu_quant
+from helion_ops.kernels._tuning import next_power_of_2
 
 
 def rope_per_token(
@@ -519,15 +520,15 @@ def two_pass(small: bool, device: str) -> None:
             _try(label, lambda a, k=k: k(*a), args, check, nbytes, small)
         if name != "fused_add_rms_norm":
             continue
-        # Eviction of the four loads: none; Inductor's (the rows evict-first,
-        # the weight evict-last); the first loop's rows evict-last; all last.
         # The first H100 probe (2026-12-07) timed 1024-4096 x 8-16 warps with
-        # the first three: "first-last" was best at every block (5120 x 16384:
-        # 4096 w16 220.7 us, stored 222.5, Inductor 219.6).
-        marks = {"first-last": ["last", "last", "first", "last"], "last": ["last"] * 4}
+        # no marking, Inductor's (the rows evict-first, the weight evict-last)
+        # and the first loop's rows evict-last: the last was best at every
+        # block (5120 x 16384: 4096 w16 220.7 us, stored 222.5, Inductor
+        # 219.6). It stays, beside all four loads evict-last.
+        marks = {"first-last": _REREAD_FIRST_LOOP_LAST, "last": ["last"] * 4}
         for block, warps in ((2048, 16), (4096, 8), (4096, 16), (8192, 16), (8192, 32)):
             for mark, policies in marks.items():
-                _try_reread(f"sum re-read, {block} w{warps} {mark}", args, check, nbytes, small, [block, 1], warps, policies)
+                _try_reread(f"sum re-read, {block} w{warps} {mark}", args, check, nbytes, small, block, warps, policies)
     # Decode: one block covers the row, so the second loop re-reads the row
     # the first just stored; what that costs where the shipped kernel holds
     # the row in registers.
@@ -538,10 +539,14 @@ def two_pass(small: bool, device: str) -> None:
         print(f"fused_add_rms_norm tokens={tokens} width={width} (stored: {stored})", flush=True)
         stored_kernel = helion.kernel(op.raw_kernel_func, static_shapes=False, config=helion.Config(**stored))
         _try("stored", lambda a, k=stored_kernel: k(*a), args, check, nbytes, small)
-        block = 1 << (width - 1).bit_length()
+        block = next_power_of_2(width)
         for warps in (4, 8, 16):
-            policies = ["last", "last", "first", "last"]
-            _try_reread(f"sum re-read, {block} w{warps}", args, check, nbytes, small, [block, 1], warps, policies)
+            _try_reread(f"sum re-read, {block} w{warps}", args, check, nbytes, small, block, warps, _REREAD_FIRST_LOOP_LAST)
+
+
+# ``fused_add_rms_norm_reread``'s four loads (x, residual, the stored sum,
+# weight): the first loop's rows evict-last, the stored sum evict-first.
+_REREAD_FIRST_LOOP_LAST = ["last", "last", "first", "last"]
 
 
 def _try_reread(
@@ -550,11 +555,13 @@ def _try_reread(
     check: Callable[..., None],
     nbytes: int,
     small: bool,
-    block_sizes: list[int],
+    block: int,
     warps: int,
     policies: list[str],
 ) -> None:
-    config = helion.Config(block_sizes=block_sizes, num_warps=warps, load_eviction_policies=policies)
+    """``fused_add_rms_norm_reread`` with ``block`` columns per loop step, one
+    row per program, checked and timed as ``_try`` does."""
+    config = helion.Config(block_sizes=[block, 1], num_warps=warps, load_eviction_policies=policies)
     kernel = helion.kernel(fused_add_rms_norm_reread, static_shapes=False, config=config)
     _try(label, lambda a: kernel(*a), args, check, nbytes, small)
 
