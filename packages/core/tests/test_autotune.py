@@ -26,7 +26,6 @@ from cli_runner import STAND_IN, popen_cli, run_cli
 
 from helion_ops.core import ConfigEntry, ConfigStore
 from helion_ops.core._autotune import (
-    AutotuneError,
     Job,
     JobResult,
     ResultWriter,
@@ -35,6 +34,7 @@ from helion_ops.core._autotune import (
     tuning_key,
 )
 from helion_ops.core._autotune_parallel import JobQueue
+from helion_ops.core._cli_errors import AutotuneError
 from helion_ops.core._provenance import make_record
 from helion_ops.core._shapes import generate_inputs
 
@@ -435,7 +435,7 @@ def test_rich_progress_shows_a_line_per_worker_and_the_eta() -> None:
 
     from rich.console import Console
 
-    from helion_ops.core._autotune import RichReporter
+    from helion_ops.core._autotune_report import RichReporter
 
     out = io.StringIO()
     reporter = RichReporter(Console(file=out, force_terminal=True, width=150))

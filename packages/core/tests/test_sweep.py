@@ -1,4 +1,4 @@
-"""``--effort sweep``'s candidate loop (``_autotune.sweep``), on CPU in Triton's interpreter.
+"""``--effort sweep``'s candidate loop (``_sweep.sweep``), on CPU in Triton's interpreter.
 
 The op writes its input in place, as fused_add_rms_norm and rotary_embedding
 do: the loop must check and time candidates on private copies (the caller's
@@ -19,7 +19,9 @@ import torch
 from op_names import unique
 
 from helion_ops.core import interpreter_active, register_kernel
-from helion_ops.core._autotune import AutotuneError, bind_for_tuning, sweep, sweep_candidates
+from helion_ops.core._autotune import bind_for_tuning
+from helion_ops.core._cli_errors import AutotuneError
+from helion_ops.core._sweep import sweep, sweep_candidates
 
 pytestmark = pytest.mark.skipif(
     torch.cuda.is_available() or not interpreter_active(),
@@ -233,7 +235,7 @@ def test_the_fastest_so_far_are_retried_with_their_tile_loop_reversed(names: lis
 
 
 def test_one_dimensional_tile_loops_get_no_loop_order_variant(op: Any) -> None:
-    from helion_ops.core._autotune import loop_order_variants
+    from helion_ops.core._sweep import loop_order_variants
 
     bound = bind_for_tuning(op, _args(), "sweep", None)
     assert loop_order_variants(bound.config_spec.default_config(), bound) == []
@@ -353,7 +355,7 @@ def test_stored_seeds_are_this_key_on_every_platform_then_what_the_target_picks_
     first, then nvidia_h200's, then the one picked today (rows=16)."""
     import json
 
-    from helion_ops.core._autotune import stored_seeds
+    from helion_ops.core._sweep import stored_seeds
 
     names.append(unique("sweep_seeds"))
     op_dir = tmp_path / names[-1]
@@ -390,7 +392,7 @@ def test_a_tuned_config_is_traced_to_the_default_a_stored_entry_or_the_search(op
     kernel refuses is passed over."""
     import helion
 
-    from helion_ops.core._autotune import config_origin
+    from helion_ops.core._sweep import config_origin
 
     args = _args()
     bound = bind_for_tuning(op, args, "sweep", None)

@@ -33,11 +33,10 @@ from ._autotune import (
     autotune_sequential,
     cuda_available,
     default_out_dir,
-    make_reporter,
     plan_jobs,
-    print_summary,
     stand_in_autotuner,
 )
+from ._autotune_report import make_reporter, print_summary
 from ._cli_errors import CliUsageError, NoGPUError
 from ._config_store import CONFIG_DIR_ENV_VAR, check_name
 

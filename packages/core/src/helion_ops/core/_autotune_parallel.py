@@ -41,14 +41,13 @@ from ._autotune import (
     BENCHMARK_SUBPROCESS_ENV_VAR,
     DEFAULT_RETRIES,
     WORKER_NAME_ENV_VAR,
-    AutotuneError,
     Job,
     JobResult,
     JobRunner,
-    Reporter,
     ResultWriter,
 )
-from ._cli_errors import CliUsageError, NoGPUError
+from ._autotune_report import Reporter
+from ._cli_errors import AutotuneError, CliUsageError, NoGPUError
 
 WORKER_MODULE = "helion_ops.core._autotune_parallel"
 # The worker's first line, once torch and helion are imported: --job-timeout

@@ -26,9 +26,9 @@ from ._autotune import (
     Job,
     JobResult,
     JobRunner,
-    Reporter,
     ResultWriter,
 )
+from ._autotune_report import Reporter
 from ._cli_errors import CliUsageError, MissingDependencyError, NoGPUError
 
 RAY_NUM_CPUS_ENV_VAR = "HELION_OPS_RAY_NUM_CPUS"

@@ -25,3 +25,7 @@ class MissingDependencyError(HelionOpsError, ImportError):
 
 class ResultMismatchError(HelionOpsError, ValueError):
     """An op's results cannot be compared with its reference's (other count, shape or None-ness)."""
+
+
+class AutotuneError(HelionOpsError, RuntimeError):
+    """Autotuning cannot run as asked (no GPU, bad stand-in, wrong platform, missing Ray...)."""
