@@ -143,7 +143,7 @@ def _bench(fn: Callable[[], object], small: bool) -> float:
         t0 = time.perf_counter()
         fn()
         return (time.perf_counter() - t0) * 1e3
-    from helion_ops.core._bench import FLUSHED, time_ms
+    from helion_ops.core._timing import FLUSHED, time_ms
 
     return time_ms(fn, FLUSHED)  # as helion-ops bench times large shapes (read-only L2 flush)
 
@@ -404,7 +404,7 @@ def eviction(small: bool, device: str) -> None:
 def _median_after(flush: Callable[[], object], fn: Callable[[], object], small: bool, repeats: int = 100) -> float:
     """Median ms of ``fn``, each call timed alone after ``flush`` (the bench's
     loop with the flush as a parameter)."""
-    from helion_ops.core._bench import median_ms_after
+    from helion_ops.core._timing import median_ms_after
 
     if small:
         flush()

@@ -15,16 +15,8 @@ import torch
 from cli_runner import assert_clean_error, run_cli
 
 from helion_ops.core import interpreter_active
-from helion_ops.core._bench import (
-    CUDAGRAPH,
-    FLUSHED,
-    Measurement,
-    bytes_moved,
-    json_records,
-    table_rows,
-    timing_method,
-    write_json,
-)
+from helion_ops.core._bench import Measurement, bytes_moved, json_records, table_rows, write_json
+from helion_ops.core._timing import CUDAGRAPH, FLUSHED, timing_method
 
 CEILING = 3.0  # TB/s
 MB = 1 << 20
@@ -428,12 +420,12 @@ def test_a_flushed_call_reads_its_data_from_memory_not_from_the_l2() -> None:
     """A buffer of a quarter of the L2 stays there between back-to-back calls
     (CUDA-graph replays); timed after the flush, the same read is slower:
     the flush evicted it."""
-    from helion_ops.core import _bench
+    from helion_ops.core import _timing
 
     l2_bytes = torch.cuda.get_device_properties(0).L2_cache_size
     data = torch.ones(l2_bytes // 16, dtype=torch.float32, device="cuda")  # a quarter of the L2
-    in_l2 = _bench.time_ms(data.sum, _bench.CUDAGRAPH)
-    flushed = _bench.time_ms(data.sum, _bench.FLUSHED)
+    in_l2 = _timing.time_ms(data.sum, _timing.CUDAGRAPH)
+    flushed = _timing.time_ms(data.sum, _timing.FLUSHED)
     assert flushed > 1.05 * in_l2, (flushed, in_l2)
 
 

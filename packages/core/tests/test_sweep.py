@@ -293,11 +293,11 @@ def test_tuning_times_decode_shapes_with_cuda_graphs(
 ) -> None:
     """As the bench does: decode shapes (<= 256 tokens, by the shape's name or
     the first tensor's rows) by CUDA-graph replays, larger ones by flushed medians."""
-    from helion_ops.core import _bench
+    from helion_ops.core import _timing
     from helion_ops.core._autotune import tuning_timer
 
     used: list[str] = []
-    monkeypatch.setattr(_bench, "time_ms", lambda fn, how: used.append(how) or 1.0)
+    monkeypatch.setattr(_timing, "time_ms", lambda fn, how: used.append(how) or 1.0)
     timer = tuning_timer(shape, (torch.randn(tokens, 16), torch.randn(16)))
     assert timer(lambda: None) == 1.0 and used == [method]
 

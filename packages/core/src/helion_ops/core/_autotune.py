@@ -378,7 +378,7 @@ def tuning_timer(shape: str, args: tuple[Any, ...]) -> Callable[[Callable[[], ob
     call's figure is launch-bound:
     on 2 H200 one config's do_bench time at 256 tokens moved by up to 5x
     between runs, which made the sweep's choice there close to random."""
-    from ._bench import time_ms, timing_method
+    from ._timing import time_ms, timing_method
 
     method = timing_method(shape, args)
 

@@ -241,7 +241,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     import torch
 
-    from . import _bench
+    from . import _bench, _timing
     from ._shapes import select_shapes
     from ._table import print_table
 
@@ -263,7 +263,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for w in wrappers
         if w.op_name in specs
     ]
-    ceiling = _bench.copy_ceiling_tbps()
+    ceiling = _timing.copy_ceiling_tbps()
     measurements = _bench.run_bench(plans, repeats=args.repeats)
     env = _bench.environment()
     title = (
