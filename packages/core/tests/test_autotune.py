@@ -219,7 +219,7 @@ def test_the_real_tuning_kernel_binds_with_these_settings_and_its_default_config
     """The real (GPU) path up to the autotuner, on CPU: this Helion accepts the settings, binds the op's
     function to the job's arguments, and the default config it reports is a valid stored config."""
     from helion_ops.core._autotune import bind_for_tuning
-    from helion_ops.core._config_store import validate_config
+    from helion_ops.core._config_entries import validate_config
 
     args = test_ops.grid_inputs(tokens=(3,), hidden=(8,))["hidden=8,numtokens=3"]
     bound = bind_for_tuning(test_ops.scale_op, args, "quick", 30)

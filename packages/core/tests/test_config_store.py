@@ -16,7 +16,8 @@ from helion_ops.core import (
     ConfigPathError,
     ConfigStore,
     ConfigStoreWriteError,
-    _config_store,
+    _atomic_write,
+    _config_entries,
     key_id,
 )
 
@@ -216,7 +217,7 @@ def test_failed_replace_keeps_old_file_and_removes_temp(tmp_path: Path, monkeypa
         raise OSError("disk on fire")
 
     with monkeypatch.context() as patch:
-        patch.setattr(_config_store.os, "replace", failing_replace)
+        patch.setattr(_atomic_write.os, "replace", failing_replace)
         with pytest.raises(ConfigStoreWriteError, match=rf"op '{OP}': cannot write {re.escape(str(path))}: disk on fire"):
             store.write(OP, PLATFORM, [ConfigEntry({"n": 1}, {"num_warps": 8})])
     assert path.read_text(encoding="utf-8") == before
@@ -236,9 +237,9 @@ def test_failed_write_after_mkstemp_is_a_write_error(tmp_path: Path, monkeypatch
 
     with monkeypatch.context() as patch:
         if failing == "fsync":
-            patch.setattr(_config_store.os, "fsync", no_space)
+            patch.setattr(_atomic_write.os, "fsync", no_space)
         else:
-            patch.setattr(_config_store.os, "fdopen", lambda fd, *a, **k: _FailingFile(fd, no_space))
+            patch.setattr(_atomic_write.os, "fdopen", lambda fd, *a, **k: _FailingFile(fd, no_space))
         with pytest.raises(ConfigStoreWriteError) as info:
             store.write(OP, PLATFORM, [ConfigEntry({"n": 1}, {"num_warps": 8})])
     message = str(info.value)
@@ -422,10 +423,10 @@ def test_string_key_values_are_accepted(tmp_path: Path) -> None:
 def test_file_too_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = json.dumps([{"key": {}, "config": {"num_warps": 4}}])
     assert len(text) > 16
-    monkeypatch.setattr(_config_store, "MAX_CONFIG_FILE_BYTES", 16)
+    monkeypatch.setattr(_config_entries, "MAX_CONFIG_FILE_BYTES", 16)
     with pytest.raises(ConfigFileError, match=file_re(tmp_path) + rf": {len(text)} bytes, more than the 16 allowed"):
         load_file(tmp_path, text)
-    monkeypatch.setattr(_config_store, "MAX_CONFIG_FILE_BYTES", len(text))
+    monkeypatch.setattr(_config_entries, "MAX_CONFIG_FILE_BYTES", len(text))
     assert ConfigStore([tmp_path]).load(OP, PLATFORM)["default"].config == {"num_warps": 4}
 
 

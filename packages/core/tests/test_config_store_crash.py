@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from helion_ops.core import ConfigEntry, ConfigStore, _config_store
+from helion_ops.core import ConfigEntry, ConfigStore, _atomic_write, _config_entries
 
 OP = "crash_op"
 PLATFORM = "nvidia_h100"
@@ -44,7 +44,7 @@ pytestmark = pytest.mark.skipif(
 def _helion_fields_loaded() -> None:
     # Import helion's config module in the parent: forked writers inherit it
     # instead of each importing helion before their first write.
-    _config_store.helion_config_fields()
+    _config_entries.helion_config_fields()
 
 
 def entry(n: int) -> ConfigEntry:
@@ -58,7 +58,7 @@ def _die() -> None:
 
 def _install_kill_point(point: str, on_write: int, counter: list[int]) -> None:
     """In the child only: SIGKILL this process at ``point`` of write number ``on_write``."""
-    module: Any = _config_store
+    module: Any = _atomic_write
 
     def armed() -> bool:
         return counter[0] == on_write
@@ -85,7 +85,7 @@ def _install_kill_point(point: str, on_write: int, counter: list[int]) -> None:
     elif point == "after-rename":
         wrap(module, "_fsync_directory", before=True)
     elif point == "lock-held-before-read":
-        wrap(module.ConfigStore, "read_file", before=True)
+        wrap(ConfigStore, "read_file", before=True)
     elif point == "temp-half-written":
         original_fdopen = module.os.fdopen
 

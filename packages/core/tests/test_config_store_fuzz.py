@@ -35,7 +35,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from helion_ops.core import ConfigEntry, ConfigFileError, ConfigPathError, ConfigStore, _config_store
+from helion_ops.core import ConfigEntry, ConfigFileError, ConfigPathError, ConfigStore, _config_entries
 
 OP = "fuzz_op"
 PLATFORM = "nvidia_h100"
@@ -170,7 +170,7 @@ class Sandbox:
 @pytest.fixture(scope="module")
 def sandboxes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     base = tmp_path_factory.mktemp("config-fuzz")
-    _config_store.helion_config_fields()  # imports helion's config module before recording starts
+    _config_entries.helion_config_fields()  # imports helion's config module before recording starts
 
     @contextlib.contextmanager
     def make() -> Iterator[Sandbox]:
@@ -218,7 +218,7 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
-FIELDS = sorted(_config_store.helion_config_fields())
+FIELDS = sorted(_config_entries.helion_config_fields())
 field_names = st.sampled_from(FIELDS) | st.text(max_size=10)
 # Values near what config fields hold, plus anything JSON.
 field_values = (
@@ -369,7 +369,7 @@ def test_files_over_the_size_limit_are_refused(sandboxes: Any, limit: int, delta
     body = json.dumps([{"key": {}, "config": VALID_CONFIG}])
     size = limit + delta
     assume(size >= len(body))
-    with sandboxes() as box, mock.patch.object(_config_store, "MAX_CONFIG_FILE_BYTES", limit):
+    with sandboxes() as box, mock.patch.object(_config_entries, "MAX_CONFIG_FILE_BYTES", limit):
         box.write_file(body + " " * (size - len(body)))
         if size <= limit:
             assert load_or_refuse(box) is not None
@@ -383,7 +383,7 @@ def test_sparse_file_past_the_default_limit_is_refused_unread(sandboxes: Any) ->
     """A 16 MiB + 1 byte file (sparse: no disk used) under the real limit."""
     with sandboxes() as box:
         path = box.write_file(b"[")
-        os.truncate(path, _config_store.MAX_CONFIG_FILE_BYTES + 1)
+        os.truncate(path, _config_entries.MAX_CONFIG_FILE_BYTES + 1)
         with box.confined(), pytest.raises(ConfigFileError, match=r"more than the 16777216 allowed"):
             box.store.load(OP, PLATFORM)
         note("outcome: ConfigFileError naming the file")
@@ -392,7 +392,7 @@ def test_sparse_file_past_the_default_limit_is_refused_unread(sandboxes: Any) ->
 def test_file_at_the_default_limit_loads(sandboxes: Any) -> None:
     body = json.dumps([{"key": {}, "config": VALID_CONFIG}])
     with sandboxes() as box:
-        box.write_file(body + " " * (_config_store.MAX_CONFIG_FILE_BYTES - len(body)))
+        box.write_file(body + " " * (_config_entries.MAX_CONFIG_FILE_BYTES - len(body)))
         assert load_or_refuse(box) is not None
 
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS: dict[str, str] = {
     "write_bench_plot": "_bench_plot",
     "CONFIG_DIR_ENV_VAR": "_config_store",
-    "ConfigEntry": "_config_store",
+    "ConfigEntry": "_config_entries",
     "ConfigStore": "_config_store",
-    "key_id": "_config_store",
+    "key_id": "_config_entries",
     "ConfiguredHelionKernel": "_configured",
     "ConfigFileError": "_errors",
     "ConfigPathError": "_errors",
@@ -120,7 +120,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from ._bench_plot import write_bench_plot
-    from ._config_store import CONFIG_DIR_ENV_VAR, ConfigEntry, ConfigStore, key_id
+    from ._config_entries import ConfigEntry, key_id
+    from ._config_store import CONFIG_DIR_ENV_VAR, ConfigStore
     from ._configured import ConfiguredHelionKernel
     from ._errors import (
         ConfigFileError,

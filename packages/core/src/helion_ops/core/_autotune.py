@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._cli_errors import AutotuneError
-from ._config_store import CONFIG_DIR_ENV_VAR, ConfigStore, key_id
+from ._config_entries import key_id
+from ._config_store import CONFIG_DIR_ENV_VAR, ConfigStore
 from ._errors import UnknownOpError
 from ._provenance import make_record, tuned_entry, tuned_key_ids
 from ._shapes import ShapeSpecError, accepts_argument, generate_inputs, matching_names, parse_fields

@@ -15,7 +15,7 @@ from typing import Any
 
 from helion_ops import dynamo_bridge
 
-from ._config_store import ConfigEntry
+from ._config_entries import ConfigEntry
 from ._errors import MissingConfigError, StoredConfigMismatchError
 from ._policy import MissingConfigPolicy
 from ._selection import ConfigPicker, ConfigSelector, KeySpec

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ._config_store import key_id
+from ._config_entries import key_id
 from ._errors import HelionOpsError
 from ._shapes import accepts_argument, generate_inputs
 

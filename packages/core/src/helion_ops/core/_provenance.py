@@ -30,7 +30,8 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._config_store import ConfigEntry, ConfigStore
+from ._config_entries import ConfigEntry
+from ._config_store import ConfigStore
 
 if TYPE_CHECKING:
     from ._wrapper import HelionKernelWrapper

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ._config_store import ConfigEntry, key_id
+from ._config_entries import ConfigEntry, key_id
 from ._errors import UnknownConfigKeyError
 
 ConfigPicker = Callable[[tuple[Any, ...], list[dict[str, Any]]], "Mapping[str, Any] | str | None"]

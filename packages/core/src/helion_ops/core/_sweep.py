@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._cli_errors import AutotuneError
-from ._config_store import key_id
+from ._config_entries import key_id
 from ._errors import HelionOpsError
 
 if TYPE_CHECKING:
