@@ -12,6 +12,7 @@ the written store: each key once, none lost, provenance inside each entry.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -133,10 +134,58 @@ def test_plan_of_a_picker_op_has_one_job_per_shape_on_a_new_platform(tmp_path: P
     )
 
 
+def test_plan_of_several_ops_takes_each_spec_where_it_matches(tmp_path: Path) -> None:
+    """``--all --shapes numtokens=8 hidden=4096``: silu_and_mul has no hidden field, so it takes
+    numtokens=8 alone (it used to be left out because hidden=4096 matched none of its shapes)."""
+    from helion_ops.kernels import rms_norm, silu_and_mul
+
+    plan = plan_jobs(
+        [rms_norm, silu_and_mul], specs=["numtokens=8", "hidden=4096"], platform="nvidia_h100", effort="full", out_dir=tmp_path
+    )
+    silu_shapes = sorted(j.shape for j in plan.jobs if j.op == "silu_and_mul")
+    assert silu_shapes == sorted(f"intermediate={n},numtokens=8" for n in (4096, 8192, 11008, 14336))
+    rms_shapes = {j.shape for j in plan.jobs if j.op == "rms_norm"} | {
+        s for j in plan.jobs if j.op == "rms_norm" for s in j.also_covers
+    }
+    assert {f"hidden={h},numtokens=8" for h in (2048, 4096, 5120, 8192)} <= rms_shapes
+    assert {s for s in rms_shapes if "hidden=4096" in s} == {
+        f"hidden=4096,numtokens={t}" for t in (1, 8, 64, 256, 1024, 4096, 16384)
+    }
+    assert plan.notes == []
+
+
+def test_plan_of_several_ops_leaves_out_an_op_no_spec_matches(tmp_path: Path) -> None:
+    from helion_ops.kernels import rms_norm, silu_and_mul
+
+    plan = plan_jobs([rms_norm, silu_and_mul], specs=["hidden=4096"], platform="nvidia_h100", effort="full", out_dir=tmp_path)
+    assert {j.op for j in plan.jobs} == {"rms_norm"}
+    assert plan.notes == ["silu_and_mul: --shapes matches none of its shapes, left out"]
+
+
+def test_plan_of_several_ops_refuses_a_spec_no_op_matches(tmp_path: Path) -> None:
+    from helion_ops.core._shapes import ShapeSpecError
+    from helion_ops.kernels import rms_norm, silu_and_mul
+
+    with pytest.raises(ShapeSpecError, match=r"shape spec 'hidden=3' matches no shape of any op tuned \(rms_norm, silu_and_mul\)"):
+        plan_jobs([rms_norm, silu_and_mul], specs=["numtokens=8", "hidden=3"], platform="nvidia_h100", effort="full", out_dir=tmp_path)
+
+
 def _result(job: Job, config: dict[str, Any] | None = None) -> JobResult:
     config = config or {"block_sizes": [2], "num_warps": 1}
     record = make_record(config=config, tuned_ms=1.0, default_ms=2.0, effort="quick", autotuner="test", shape=job.shape)
     return JobResult(job=job, worker="w", config=config, tuned_ms=1.0, default_ms=2.0, provenance=record)
+
+
+def test_summary_counts_a_job_timed_at_zero_as_tuned(tmp_path: Path) -> None:
+    """A timer too coarse for the call can report 0 ms: the job still tuned (no ratio to show)."""
+    from helion_ops.core._autotune_report import summary_rows
+
+    job = plan_jobs([test_ops.scale_op], specs=["hidden=8,numtokens=1"], platform="cpu", effort="quick", out_dir=tmp_path).jobs[0]
+    zero = dataclasses.replace(_result(job), tuned_ms=0.0)
+    (row,) = summary_rows([zero])
+    assert row[3:7] == ["tuned", "0.0000", "2.0000", "-"]
+    (row,) = summary_rows([JobResult.failure(job, "w", 1, "boom")])
+    assert row[3] == "FAILED"
 
 
 def test_resume_skips_exactly_the_keys_autotune_wrote_unchanged(tmp_path: Path) -> None:

@@ -169,6 +169,20 @@ def test_doctor_is_quiet_about_entries_edited_after_tuning(tmp_path: Path) -> No
         pytest.param(["autotune", "rms_norm", "--all"], {}, 2, r"name ops or pass --all, not both", id="op-and-all"),
         pytest.param(["bench", "rms_norm", "--plot", "out.txt"], {}, 2, r"--plot 'out.txt': expected a file ending", id="plot-suffix"),
         pytest.param([], {}, 2, r"required: COMMAND", id="no-command"),
+        pytest.param(
+            ["autotune", "rms_norm", "--platform", "../evil", "--dry-run", "--out", "{tmp}/out"],
+            {"HELION_OPS_AUTOTUNER": STAND_IN},
+            2,
+            r"--platform: platform '../evil' is not a valid config name",
+            id="platform-path",
+        ),
+        pytest.param(
+            ["doctor"],
+            {"HELION_OPS_MISSING_CONFIG": "bogus"},
+            1,
+            r"HELION_OPS_MISSING_CONFIG: expected a missing-config policy, one of error, default, reference; found 'bogus'",
+            id="bad-policy-env",
+        ),
     ],
 )
 def test_errors_are_one_clear_line(tmp_path: Path, args: list[str], env: dict[str, str], code: int, pattern: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 
@@ -70,6 +72,7 @@ def test_current_platform_on_this_machine() -> None:
 def test_current_platform_reads_the_cuda_device_name(monkeypatch: pytest.MonkeyPatch) -> None:
     names = {0: "NVIDIA H100 80GB HBM3", 1: "NVIDIA H200 141GB HBM3e"}
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)  # so CUDA, not NVML, is asked
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=None: names[index])
     _platform._device_platform.cache_clear()
@@ -81,3 +84,108 @@ def test_current_platform_reads_the_cuda_device_name(monkeypatch: pytest.MonkeyP
         assert current_platform("cuda") == "nvidia_h200"
     finally:
         _platform._device_platform.cache_clear()
+
+
+class FakeNvml:
+    """Stands in for libnvidia-ml: the GPUs' names, and an error code per entry point to fail."""
+
+    def __init__(self, names: list[str], fail: str = "") -> None:
+        self.names = names
+        self.fail = fail
+        self.shutdowns = 0
+
+    def _code(self, entry: str) -> int:
+        return 999 if entry == self.fail else 0
+
+    def nvmlInit_v2(self) -> int:
+        return self._code("init")
+
+    def nvmlDeviceGetCount_v2(self, count: Any) -> int:
+        count.contents.value = len(self.names)
+        return self._code("count")
+
+    def nvmlDeviceGetHandleByIndex_v2(self, index: Any, handle: Any) -> int:
+        handle.contents.value = index.value + 1
+        return self._code("handle")
+
+    def nvmlDeviceGetName(self, handle: Any, buffer: Any, size: Any) -> int:
+        buffer.value = self.names[handle.value - 1].encode()[: size.value - 1]
+        return self._code("name")
+
+    def nvmlShutdown(self) -> int:
+        self.shutdowns += 1
+        return 0
+
+
+def test_nvml_names_every_gpu_and_shuts_down() -> None:
+    from helion_ops.core._nvml import gpu_names
+
+    lib = FakeNvml(["NVIDIA H100 80GB HBM3", "NVIDIA H200"])
+    assert gpu_names(lib) == ["NVIDIA H100 80GB HBM3", "NVIDIA H200"]
+    assert lib.shutdowns == 1
+
+
+@pytest.mark.parametrize("fail", ["count", "handle", "name"])
+def test_an_nvml_error_reads_as_unknown(fail: str) -> None:
+    from helion_ops.core._nvml import gpu_names
+
+    lib = FakeNvml(["NVIDIA H100 80GB HBM3"], fail=fail)
+    assert gpu_names(lib) is None
+    assert lib.shutdowns == 1
+
+
+def test_nvml_that_cannot_start_reads_as_unknown() -> None:
+    from helion_ops.core._nvml import gpu_names
+
+    lib = FakeNvml(["NVIDIA H100 80GB HBM3"], fail="init")
+    assert gpu_names(lib) is None
+    assert lib.shutdowns == 0  # nothing to shut down
+
+
+def _fake_gpu_host(monkeypatch: pytest.MonkeyPatch, nvml_names: list[str] | None, initialized: bool) -> list[str]:
+    """CUDA available on a host whose GPUs NVML names; records each use of CUDA to read a name."""
+    asked: list[str] = []
+
+    def cuda_device() -> int:
+        asked.append("current_device")
+        return 0
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: initialized)
+    monkeypatch.setattr(torch.cuda, "current_device", cuda_device)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=None: "NVIDIA H200 141GB HBM3e")
+    monkeypatch.setattr(_platform, "gpu_names", lambda: nvml_names)
+    _platform.host_platform.cache_clear()
+    _platform._device_platform.cache_clear()
+    return asked
+
+
+@pytest.fixture
+def _clear_platform_caches() -> Any:
+    yield
+    _platform.host_platform.cache_clear()
+    _platform._device_platform.cache_clear()
+
+
+@pytest.mark.usefixtures("_clear_platform_caches")
+def test_platform_of_a_host_of_one_kind_comes_from_nvml_without_initialising_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = _fake_gpu_host(monkeypatch, ["NVIDIA H100 80GB HBM3"] * 8, initialized=False)
+    assert current_platform() == "nvidia_h100"
+    assert asked == []
+
+
+@pytest.mark.usefixtures("_clear_platform_caches")
+@pytest.mark.parametrize(
+    ("nvml_names", "initialized"),
+    [
+        pytest.param(["NVIDIA H100 80GB HBM3", "NVIDIA H200"], False, id="two-platforms"),
+        pytest.param(None, False, id="no-nvml"),
+        pytest.param(["NVIDIA H100 80GB HBM3"], True, id="cuda-already-initialised"),
+    ],
+)
+def test_platform_comes_from_cuda_where_nvml_cannot_tell_or_cuda_is_up(
+    monkeypatch: pytest.MonkeyPatch, nvml_names: list[str] | None, initialized: bool
+) -> None:
+    asked = _fake_gpu_host(monkeypatch, nvml_names, initialized=initialized)
+    assert current_platform() == "nvidia_h200"  # the (fake) current CUDA device's name
+    assert asked == ["current_device"]

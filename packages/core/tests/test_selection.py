@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 import torch
 
-from helion_ops.core import ConfigEntry, ConfigSelector, UnknownConfigKeyError, key_id, nearest_key
+from helion_ops.core import (
+    ConfigEntry,
+    ConfigSelector,
+    InvalidSettingsError,
+    UnknownConfigKeyError,
+    key_id,
+    nearest_key,
+)
 
 # ---------------------------------------------------------------- nearest_key
 
@@ -138,8 +145,8 @@ def test_selector_without_keys_or_picker_is_default() -> None:
 
 
 def test_selector_keys_naming_unknown_argument() -> None:
-    expected = r"op 'sel_op': keys\['hidden'\] names argument 'y', expected one of \['x', 'w'\]"
-    with pytest.raises(ValueError, match=expected):
+    expected = r"op 'sel_op': keys\['hidden'\] names argument 'y', which the kernel does not have; expected one of \['x', 'w'\]"
+    with pytest.raises(InvalidSettingsError, match=expected):
         ConfigSelector("sel_op", two_args, ENTRIES, keys={"hidden": ("y", -1)})
 
 

@@ -273,6 +273,47 @@ def test_policy_reference_without_reference_uses_default_config(names: list[str]
     torch.testing.assert_close(out, scale_rows_ref(*call_args))
 
 
+@pytest.mark.parametrize("policy", ["reference", "error"])
+def test_policy_applies_to_a_key_without_entry(names: list[str], tmp_path: Path, policy: str) -> None:
+    """This platform has configs, but not for the key a call picks (no default
+    entry): the policy decides for that call as it does for a platform without
+    configs, while calls whose key has an entry run the kernel."""
+    op = unique(f"keymiss_{policy}")
+    names.append(op)
+    write_configs(tmp_path, op, "cpu", [{"key": {"big": 1}, "config": LARGE}])
+    calls: list[int] = []
+
+    def reference(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        calls.append(x.shape[0])
+        return scale_rows_ref(x, w)
+
+    wrapper = register_kernel(op, configs=tmp_path, config_picker=picker_by_rows, missing_config=policy, reference=reference)(
+        scale_rows
+    )
+    large, small = make_args(20), make_args(5)
+    torch.testing.assert_close(wrapper(*large), scale_rows_ref(*large))
+    assert calls == []
+    if policy == "error":
+        with pytest.raises(MissingConfigError, match=rf"op '{op}': no config entry for key 'default' on platform 'cpu'"):
+            wrapper(*small)
+        return
+    with pytest.warns(RuntimeWarning, match=rf"op '{op}': no config for key 'default' on platform 'cpu'; running the pure-PyTorch reference"):
+        out = wrapper(*small)
+    torch.testing.assert_close(out, scale_rows_ref(*small))
+    assert calls == [5]
+
+
+def test_keys_entry_with_a_string_value_is_refused_naming_it(names: list[str], tmp_path: Path) -> None:
+    from helion_ops.core import ConfigFileError
+
+    op = unique("strkey")
+    names.append(op)
+    write_configs(tmp_path, op, "cpu", [{"key": {"rows": 4}, "config": SMALL}, {"key": {"rows": "large"}, "config": LARGE}])
+    # Configs are loaded when the op is registered (outside any traced region), as a bad file's errors are.
+    with pytest.raises(ConfigFileError, match=rf"op '{op}': config entry 'rows=large' has rows='large'; .* must be integers"):
+        register_kernel(op, configs=tmp_path, keys={"rows": ("x", 0)})(scale_rows)
+
+
 def test_process_policy_and_env_var_apply_at_call_time(
     names: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -325,11 +366,18 @@ def test_process_policy_applies_to_a_missing_key(names: list[str], tmp_path: Pat
 def test_invalid_policy_is_refused(names: list[str], tmp_path: Path) -> None:
     op = unique("badpolicy")
     names.append(op)
-    expected = r"missing_config: expected one of error, default, reference, found 'sometimes'"
-    with pytest.raises(ValueError, match=expected):
+    expected = r"missing_config: expected a missing-config policy, one of error, default, reference; found 'sometimes'"
+    with pytest.raises(InvalidSettingsError, match=expected):
         register_kernel(op, configs=tmp_path, missing_config="sometimes")(scale_rows)
-    with pytest.raises(ValueError, match=r"set_missing_config_policy: expected one of .*found 'never'"):
+    with pytest.raises(InvalidSettingsError, match=r"set_missing_config_policy: expected .*; found 'never'"):
         set_missing_config_policy("never")
+
+
+def test_config_picker_and_keys_together_are_refused(names: list[str], tmp_path: Path) -> None:
+    op = unique("pickandkeys")
+    names.append(op)
+    with pytest.raises(InvalidSettingsError, match=rf"op '{op}': register_kernel got both config_picker= and keys=;"):
+        register_kernel(op, configs=tmp_path, config_picker=picker_by_rows, keys={"rows": ("x", 0)})(scale_rows)
 
 
 @pytest.mark.parametrize(

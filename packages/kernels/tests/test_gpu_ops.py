@@ -210,6 +210,27 @@ def test_platform_is_named_for_configs():
     assert {SPECS[name].op.platform for name in OP_NAMES} == {platform}
 
 
+def test_importing_the_kernels_leaves_cuda_uninitialised():
+    """Registering the ops reads the platform through NVML: a process that imports
+    helion_ops.kernels can still fork workers that use CUDA, and the platform it
+    read is the one CUDA names once initialised."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch, helion_ops.kernels as k\n"
+        "print(torch.cuda.is_initialized(), k.rms_norm.platform)\n"
+        "from helion_ops.core import canonical_platform\n"
+        "print(canonical_platform(torch.cuda.get_device_name()))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.split("\n")[:2]
+    initialised, platform = first.split()
+    assert initialised == "False", proc.stdout
+    assert platform == second, proc.stdout
+
+
 @OPS
 def test_ops_report_the_config_key_they_chose(name, record_property):
     """With configs for this platform, each realistic shape selects a key that exists in them."""

@@ -36,7 +36,7 @@ from ._config_entries import key_id
 from ._config_store import CONFIG_DIR_ENV_VAR, ConfigStore
 from ._errors import UnknownOpError
 from ._provenance import make_record, tuned_entry, tuned_key_ids
-from ._shapes import ShapeSpecError, accepts_argument, generate_inputs, matching_names, parse_fields
+from ._shapes import accepts_argument, generate_inputs, matching_names, parse_fields, specs_by_op
 from ._sweep import config_origin, stored_seeds, sweep
 
 if TYPE_CHECKING:
@@ -245,21 +245,20 @@ def plan_jobs(
 ) -> Plan:
     """One job per (op, config key) of the selected shapes; with ``resume``, keys tuned before are skipped."""
     plan = Plan([], [], [])
-    errors: list[ShapeSpecError] = []
     out_store = ConfigStore([out_dir])
+    tunable = []
     for wrapper in wrappers:
         if wrapper.input_generator is None:
             plan.notes.append(f"{wrapper.op_name}: no input generator, nothing to tune")
-            continue
-        inputs = _planning_inputs(wrapper)
-        try:
-            names = matching_names(wrapper.op_name, list(inputs), specs) if specs else list(inputs)
-        except ShapeSpecError as exc:
-            if len(wrappers) == 1:
-                raise
-            errors.append(exc)
+        else:
+            tunable.append((wrapper, _planning_inputs(wrapper)))
+    chosen = specs_by_op({w.op_name: list(inputs) for w, inputs in tunable}, specs, "tuned") if tunable else {}
+    for wrapper, inputs in tunable:
+        if wrapper.op_name not in chosen:
             plan.notes.append(f"{wrapper.op_name}: --shapes matches none of its shapes, left out")
             continue
+        op_specs = chosen[wrapper.op_name]
+        names = matching_names(wrapper.op_name, list(inputs), op_specs) if op_specs else list(inputs)
         known = {**wrapper.config_store.load(wrapper.op_name, platform), **out_store.load(wrapper.op_name, platform)}
         known_keys = [e.key for e in known.values()]
         by_key: dict[str, Job] = {}
@@ -283,8 +282,6 @@ def plan_jobs(
         done = tuned_key_ids(out_dir, wrapper.op_name, platform) if resume else set()
         for kid, job in by_key.items():
             (plan.skipped if kid in done else plan.jobs).append(job)
-    if errors and len(errors) == len(wrappers):
-        raise errors[0]
     return plan
 
 

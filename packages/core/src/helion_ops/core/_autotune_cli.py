@@ -39,6 +39,7 @@ from ._autotune import (
 from ._autotune_report import make_reporter, print_summary
 from ._cli_errors import CliUsageError, NoGPUError
 from ._config_store import CONFIG_DIR_ENV_VAR, check_name
+from ._errors import ConfigPathError
 
 if TYPE_CHECKING:
     from ._wrapper import HelionKernelWrapper
@@ -155,7 +156,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         f"Testing hook: {AUTOTUNER_ENV_VAR}=module:function replaces Helion's autotuner by a deterministic "
         "stand-in (runs on CPU; --gpus N then simulates N workers). Exit status: 0 all tuned, 1 a job failed "
-        "or an error, 2 usage, 3 no GPU."
+        "or an error, 2 usage, 3 no GPU or Ray missing (--ray), 130 interrupted."
     )
 
 
@@ -190,7 +191,10 @@ def _platform(args: argparse.Namespace, stand_in: bool) -> str:
     from ._platform import current_platform
 
     if args.platform is not None:
-        platform = check_name("platform", args.platform)
+        try:
+            platform = check_name("platform", args.platform)
+        except ConfigPathError as exc:
+            raise CliUsageError(f"--platform: {exc}") from None
         if not stand_in and cuda_available() and args.ray is None and platform != current_platform():
             raise CliUsageError(
                 f"--platform {platform}: this GPU is platform {current_platform()!r}; configs are tuned on the GPU "

@@ -66,7 +66,7 @@ class LineReporter:
             eta = self._eta()
             self._print(f"{head}: {_fmt_ms(result.tuned_ms)} ms (default {_fmt_ms(result.default_ms)} ms){eta}")
         elif retry:
-            self._print(f"{head}: failed, retrying on another worker: {result.error}")
+            self._print(f"{head}: failed, retrying: {result.error}")
         else:
             self._print(f"{head}: FAILED after {result.attempt} attempt(s): {result.error}")
 
@@ -153,10 +153,9 @@ def make_reporter() -> Reporter:
 def summary_rows(results: Sequence[JobResult]) -> list[list[str]]:
     rows = []
     for r in sorted(results, key=lambda r: (r.job.op, r.job.shape)):
-        if r.ok and r.tuned_ms and r.default_ms:
-            status, speedup = "tuned", f"{r.default_ms / r.tuned_ms:.2f}x"
-        else:
-            status, speedup = "FAILED", "-"
+        status = "tuned" if r.ok else "FAILED"
+        # A time of 0 (a timer too coarse for the call) is still a tuned job, without a ratio.
+        speedup = f"{r.default_ms / r.tuned_ms:.2f}x" if r.ok and r.tuned_ms and r.default_ms else "-"
         shape = r.job.shape + (f" (+{len(r.job.also_covers)} same key)" if r.job.also_covers else "")
         rows.append([r.job.op, shape, r.job.key_id, status, _fmt_ms(r.tuned_ms), _fmt_ms(r.default_ms), speedup, r.worker])
     return rows

@@ -204,36 +204,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def shape_specs_by_op(
     wrappers: Sequence[HelionKernelWrapper], specs: Sequence[str] | None
 ) -> dict[str, list[str] | None]:
-    """Check --shapes before anything runs (on meta tensors). One op: every spec must match it.
-    Several ops: each spec must match some op; an op no spec matches is left out."""
-    from ._shapes import matching_names, shape_names
+    """Check --shapes before anything runs (on meta tensors): see ``_shapes.specs_by_op``."""
+    from ._shapes import shape_names, specs_by_op
 
     if not specs:
         return {w.op_name: None for w in wrappers}
-    if len(wrappers) == 1:
-        matching_names(wrappers[0].op_name, shape_names(wrappers[0]), specs)
-        return {wrappers[0].op_name: list(specs)}
-    chosen: dict[str, list[str] | None] = {}
-    used: set[str] = set()
-    for wrapper in wrappers:
-        names = shape_names(wrapper)
-        mine = []
-        for spec in specs:
-            try:
-                matching_names(wrapper.op_name, names, [spec])
-            except ShapeSpecError:
-                continue
-            mine.append(spec)
-            used.add(spec)
-        if mine:
-            chosen[wrapper.op_name] = mine
-    unused = [s for s in specs if s not in used]
-    if unused:
-        raise ShapeSpecError(
-            f"shape spec {unused[0]!r} matches no shape of any op benchmarked ({', '.join(w.op_name for w in wrappers)}); "
-            "`helion-ops list` shows each op's shapes count and the error for a single op names its shapes"
-        )
-    return chosen
+    return specs_by_op({w.op_name: shape_names(w) for w in wrappers}, specs, "benchmarked")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -351,7 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
         "the run's own noise (default 1)",
     )
     bench.add_argument("--json", metavar="FILE", help="write one JSON record per (op, shape, contender)")
-    bench.add_argument("--plot", metavar="FILE.png", help="write TB/s per shape as a PNG (needs matplotlib)")
+    bench.add_argument(
+        "--plot", metavar="FILE.png", help="write TB/s per shape as a .png, .svg or .pdf (by its suffix; needs matplotlib)"
+    )
     bench.set_defaults(func=cmd_bench)
 
     _add_autotune(sub)

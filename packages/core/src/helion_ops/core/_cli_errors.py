@@ -28,4 +28,6 @@ class ResultMismatchError(HelionOpsError, ValueError):
 
 
 class AutotuneError(HelionOpsError, RuntimeError):
-    """Autotuning cannot run as asked (no GPU, bad stand-in, wrong platform, missing Ray...)."""
+    """Autotuning cannot run as asked: a stand-in autotuner that cannot be imported, a picker
+    naming a key no entry has, a worker process that sees no GPU, a worker's driver thread failing.
+    (No GPU in the command's own process is a ``NoGPUError``, missing Ray a ``MissingDependencyError``.)"""

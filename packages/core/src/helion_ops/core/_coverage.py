@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from ._autotune import tuning_key
 from ._config_entries import key_id
 from ._errors import HelionOpsError
 from ._shapes import accepts_argument, generate_inputs
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 
 class KeyMatch(str, enum.Enum):
-    EXACT = "exact"  # an entry with this shape's key (or the picker's choice)
+    EXACT = "exact"  # an entry with the key autotune writes for this shape
     NEAREST = "nearest"  # another keyed entry, by the selection rule
     DEFAULT = "default"  # the file's default entry (empty key)
     NONE = "none"  # no entry: the missing-config policy decides
@@ -63,10 +64,24 @@ def shape_coverage(wrapper: HelionKernelWrapper, shape: str, args: tuple[Any, ..
         return ShapeCoverage(shape, selected, KeyMatch.NONE)
     if selected == "default":
         return ShapeCoverage(shape, selected, KeyMatch.DEFAULT)
-    actual = actual_key(wrapper, args)
-    if actual is None or key_id(actual) == selected:
+    own = _own_key(wrapper, shape, args)
+    if own is not None and key_id(own) == selected:
         return ShapeCoverage(shape, selected, KeyMatch.EXACT)
     return ShapeCoverage(shape, selected, KeyMatch.NEAREST)
+
+
+def _own_key(wrapper: HelionKernelWrapper, shape: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
+    """The key an entry tuned for this shape would have: its dimensions
+    (``keys=``), or what ``helion-ops autotune`` would write for it (a picker:
+    the shape's own key if the picker chooses it when offered, else its
+    choice among the stored keys); None if that cannot be told."""
+    if wrapper.config_picker is None:
+        return actual_key(wrapper, args)
+    known = [entry.key for entry in wrapper.configured.entries.values()]
+    try:
+        return tuning_key(wrapper, shape, args, known)
+    except HelionOpsError:  # a picker naming a key id no entry has
+        return None
 
 
 def meta_inputs(wrapper: HelionKernelWrapper) -> dict[str, tuple[Any, ...]]:

@@ -13,13 +13,15 @@ import importlib
 import importlib.metadata
 import os
 import platform as _platform_module
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
 
 from ._coverage import CoverageUnavailable, KeyMatch, ShapeCoverage, generator_coverage
 from ._policy import MISSING_CONFIG_ENV_VAR, MissingConfigPolicy, missing_config_policy
+from ._provenance import provenance_mismatches
+from ._shapes import matching_names, parse_fields
 
 if TYPE_CHECKING:
     from ._wrapper import HelionKernelWrapper
@@ -58,7 +60,7 @@ def policy_effect(policy: MissingConfigPolicy) -> str:
     }[policy]
 
 
-def op_report(wrapper: HelionKernelWrapper, provenance: object) -> tuple[list[str], list[str]]:
+def op_report(wrapper: HelionKernelWrapper) -> tuple[list[str], list[str]]:
     """Lines describing the op, and warnings with what to do."""
     name = wrapper.op_name
     configured = wrapper.configured
@@ -93,14 +95,35 @@ def op_report(wrapper: HelionKernelWrapper, provenance: object) -> tuple[list[st
         lines += coverage_lines(coverage)
         uncovered = [c for c in coverage if c.match is not KeyMatch.EXACT]
         if uncovered and keys:
-            specs = " ".join(c.shape for c in uncovered[:MAX_LISTED])
-            more = " ..." if len(uncovered) > MAX_LISTED else ""
+            specs = shape_specs([c.shape for c in uncovered], [c.shape for c in coverage])
+            shapes = f" --shapes {' '.join(specs)}" if specs else ""
             warnings.append(
                 f"{name}: {len(uncovered)} of {len(coverage)} generator shapes have no exact config on "
-                f"{configured.platform!r}; tune them with `helion-ops autotune {name} --shapes {specs}{more}`"
+                f"{configured.platform!r}; tune them with `helion-ops autotune {name}{shapes}`"
             )
-    warnings += [f"{name}: {w}" for w in _provenance_warnings(provenance, wrapper)]
+    warnings += [f"{name}: {w}" for w in _provenance_warnings(wrapper)]
     return lines, warnings
+
+
+def shape_specs(chosen: Sequence[str], names: Sequence[str]) -> list[str]:
+    """``--shapes`` specs selecting exactly ``chosen`` among ``names``: none
+    when that is all of them, one field's values where that suffices
+    ("numtokens=8 numtokens=64" for those token counts at every width), else
+    every shape by name."""
+    wanted = set(chosen)
+    if wanted == set(names):
+        return []
+    fields: dict[str, list[str]] = {}
+    for shape in chosen:
+        for field, value in parse_fields(shape).items():
+            values = fields.setdefault(field, [])
+            if value not in values:
+                values.append(value)
+    for field, values in fields.items():
+        specs = [f"{field}={value}" for value in values]
+        if set(matching_names("", names, specs)) == wanted:
+            return specs
+    return list(chosen)
 
 
 def _wrap_keys(keys: Sequence[str], width: int = 96) -> str:
@@ -128,26 +151,11 @@ def coverage_lines(coverage: Sequence[ShapeCoverage]) -> list[str]:
     return lines
 
 
-def _provenance_checker() -> object:
-    """The autotune helper's ``provenance_mismatches(wrapper)`` if that module exists (None otherwise)."""
+def _provenance_warnings(wrapper: HelionKernelWrapper) -> list[str]:
     try:
-        module = importlib.import_module(f"{__package__}._provenance")
-    except ImportError:
-        return None
-    return getattr(module, "provenance_mismatches", None)
-
-
-def _provenance_warnings(checker: object, wrapper: HelionKernelWrapper) -> list[str]:
-    if not callable(checker):
-        return []
-    try:
-        found = checker(wrapper)
+        return provenance_mismatches(wrapper)
     except Exception as exc:  # a check that cannot run says so instead of hiding the report
         return [f"config provenance could not be checked ({type(exc).__name__}: {exc})"]
-    if found is None:
-        return []
-    items: Iterable[object] = [found] if isinstance(found, str) else found  # type: ignore[assignment]
-    return [str(item) for item in items]
 
 
 def run_doctor(wrappers: Sequence[HelionKernelWrapper]) -> int:
@@ -175,14 +183,13 @@ def run_doctor(wrappers: Sequence[HelionKernelWrapper]) -> int:
     print(f"  missing config     {missing_config_policy().value} (process default; ops may set their own)")
     warnings = environment_warnings(on_gpu, interpreter)
     warnings += [f"bridge: {note}" for note in caps.notes]
-    checker = _provenance_checker()
     print(f"\nops ({len(wrappers)})")
     if not wrappers:
         warnings.append(
             "no ops registered: install helion-ops-kernels (or a package with the helion_ops.kernels entry point)"
         )
     for wrapper in wrappers:
-        lines, op_warnings = op_report(wrapper, checker)
+        lines, op_warnings = op_report(wrapper)
         print("\n".join(lines))
         warnings += op_warnings
     print(f"\nwarnings ({len(warnings)})")

@@ -9,7 +9,9 @@ class HelionOpsError(Exception):
 
 
 class InvalidSettingsError(HelionOpsError, ValueError):
-    """helion_settings conflict with preset config selection."""
+    """A kernel's registration settings are invalid or conflict: helion_settings
+    that would autotune, both config_picker= and keys=, keys= naming no
+    argument, a missing-config policy that is not error, default or reference."""
 
 
 class DuplicateOpError(HelionOpsError, ValueError):

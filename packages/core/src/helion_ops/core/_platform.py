@@ -12,6 +12,8 @@ import re
 
 import torch
 
+from ._nvml import gpu_names
+
 CPU_PLATFORM = "cpu"
 
 # Suffix words that name a variant of the same chip, not another chip.
@@ -49,4 +51,21 @@ def current_platform(device: torch.device | str | None = None) -> str:
         return _device_platform(device.index if device.index is not None else torch.cuda.current_device())
     if not torch.cuda.is_available():
         return CPU_PLATFORM
+    if not torch.cuda.is_initialized():
+        # Kernels read the platform when they are registered, at import: CUDA
+        # would be initialised by asking it (see _nvml), so NVML is asked first.
+        # It names the host's GPUs, not the visible ones in CUDA's order, so its
+        # answer is used only where every GPU of the host is of one platform.
+        host = host_platform()
+        if host is not None:
+            return host
     return _device_platform(torch.cuda.current_device())
+
+
+@functools.cache
+def host_platform() -> str | None:
+    """The platform of every GPU on this host, read through NVML without
+    initialising CUDA; None if NVML cannot tell or the GPUs differ."""
+    names = gpu_names()
+    platforms = {canonical_platform(name) for name in names or ()}
+    return platforms.pop() if len(platforms) == 1 else None

@@ -17,6 +17,8 @@ from __future__ import annotations
 import enum
 import os
 
+from ._errors import InvalidSettingsError
+
 MISSING_CONFIG_ENV_VAR = "HELION_OPS_MISSING_CONFIG"
 
 
@@ -33,8 +35,9 @@ def parse_policy(value: str | MissingConfigPolicy, origin: str) -> MissingConfig
     try:
         return MissingConfigPolicy(value)
     except ValueError:
-        raise ValueError(
-            f"{origin}: expected one of {', '.join(p.value for p in MissingConfigPolicy)}, found {value!r}"
+        raise InvalidSettingsError(
+            f"{origin}: expected a missing-config policy, one of {', '.join(p.value for p in MissingConfigPolicy)}; "
+            f"found {value!r}. Use one of those (or leave it unset for 'default')."
         ) from None
 
 

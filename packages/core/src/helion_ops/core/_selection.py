@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ._config_entries import ConfigEntry, key_id
-from ._errors import UnknownConfigKeyError
+from ._errors import ConfigFileError, InvalidSettingsError, UnknownConfigKeyError
 
 ConfigPicker = Callable[[tuple[Any, ...], list[dict[str, Any]]], "Mapping[str, Any] | str | None"]
 KeySpec = Mapping[str, tuple[str, int]]
@@ -28,7 +28,10 @@ def _dim_reader(fn: Callable[..., Any], spec: KeySpec, op_name: str) -> Callable
     readers: list[tuple[str, int, int]] = []
     for field, (arg, dim) in spec.items():
         if arg not in params:
-            raise ValueError(f"op {op_name!r}: keys[{field!r}] names argument {arg!r}, expected one of {params}")
+            raise InvalidSettingsError(
+                f"op {op_name!r}: keys[{field!r}] names argument {arg!r}, which the kernel does not have; "
+                f"expected one of {params}"
+            )
         readers.append((field, params.index(arg), dim))
 
     def read(args: tuple[Any, ...]) -> dict[str, int]:
@@ -59,6 +62,22 @@ def nearest_key(actual: Mapping[str, int], entries: Sequence[Mapping[str, Any]],
     return key_id(candidates[0])
 
 
+def _check_int_keys(op_name: str, key_dicts: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> None:
+    """``keys=`` fields are tensor dimensions: an entry keyed by exactly those
+    fields with a string value could never be chosen (and the nearest-value
+    search compares numbers), so it is refused when the op loads its configs."""
+    for key in key_dicts:
+        if set(key) != set(fields):
+            continue
+        for field in fields:
+            if type(key[field]) is not int:
+                raise ConfigFileError(
+                    f"op {op_name!r}: config entry {key_id(key)!r} has {field}={key[field]!r}; the op's keys= "
+                    f"fields ({', '.join(fields)}) are tensor dimensions, so their values must be integers. "
+                    "Correct the entry, or re-tune it with `helion-ops autotune`."
+                )
+
+
 class ConfigSelector:
     """Maps call arguments to a config key id of ``entries``."""
 
@@ -77,6 +96,8 @@ class ConfigSelector:
         self._fields = list(keys) if keys else []
         self._read = _dim_reader(fn, keys, op_name) if keys else None
         self._key_dicts = [e.key for e in self.entries.values()]
+        if keys:
+            _check_int_keys(op_name, self._key_dicts, self._fields)
 
     def select(self, args: tuple[Any, ...]) -> str:
         """The key id to use; raises UnknownConfigKeyError for a picker's unknown key."""

@@ -10,7 +10,7 @@ the union. A name that is not of the ``field=value`` form is matched whole.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._errors import HelionOpsError
@@ -125,6 +125,44 @@ def matching_names(op_name: str, names: Sequence[str], specs: Sequence[str]) -> 
             )
         chosen.update(hits)
     return [n for n in names if n in chosen]
+
+
+def specs_by_op(
+    names_by_op: Mapping[str, Sequence[str]], specs: Sequence[str] | None, doing: str
+) -> dict[str, list[str] | None]:
+    """The ``--shapes`` specs that apply to each op (None: all its shapes).
+
+    One op: every spec must match one of its shapes. Several ops (``--all``):
+    each op takes the specs that match one of its shapes and is left out of
+    the result when none does; a spec that matches no op's shape is a
+    ShapeSpecError (``doing`` says what the ops are for: "benchmarked", "tuned").
+    """
+    if not specs:
+        return {op: None for op in names_by_op}
+    if len(names_by_op) == 1:
+        ((op, names),) = names_by_op.items()
+        matching_names(op, names, specs)
+        return {op: list(specs)}
+    chosen: dict[str, list[str] | None] = {}
+    used: set[str] = set()
+    for op, names in names_by_op.items():
+        mine = []
+        for spec in specs:
+            try:
+                matching_names(op, names, [spec])
+            except ShapeSpecError:
+                continue
+            mine.append(spec)
+            used.add(spec)
+        if mine:
+            chosen[op] = mine
+    unused = [s for s in specs if s not in used]
+    if unused:
+        raise ShapeSpecError(
+            f"shape spec {unused[0]!r} matches no shape of any op {doing} ({', '.join(names_by_op)}); "
+            "`helion-ops list` shows each op's shapes count and the error for a single op names its shapes"
+        )
+    return chosen
 
 
 def _example(names: Sequence[str]) -> str:

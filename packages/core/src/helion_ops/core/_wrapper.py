@@ -18,6 +18,7 @@ from ._errors import InvalidSettingsError
 from ._platform import current_platform
 from ._policy import MissingConfigPolicy, missing_config_policy, parse_policy
 from ._selection import ConfigPicker, KeySpec
+from ._shapes import InputGeneratorError
 
 InputGenerator = Callable[[], dict[str, tuple[Any, ...]]]
 
@@ -87,6 +88,11 @@ class HelionKernelWrapper:
         self.module = getattr(fn, "__module__", "?")
         self.reference = reference
         self.input_generator = input_generator
+        if config_picker is not None and keys:
+            raise InvalidSettingsError(
+                f"op {op_name!r}: register_kernel got both config_picker= and keys=; they are two ways of "
+                "choosing a call's config entry and only one can apply. Pass one of them."
+            )
         self.config_picker = config_picker
         self.keys = dict(keys) if keys else None
         self.helion_settings = settings_dict(helion_settings, op_name)
@@ -150,19 +156,26 @@ class HelionKernelWrapper:
             # some paths, and the reference returns correctly shaped empties.
             return self.reference(*args)
         configured = self.configured
-        if not configured.has_configs:
+        stored = configured.has_entry_for(args)
+        if not stored:
+            # No config for this platform, or none for this call's key: the
+            # policy decides, per call (ERROR for a missing key is raised by
+            # the configured kernel's config lookup, naming the key).
             policy = self.policy
-            if policy is MissingConfigPolicy.ERROR:
+            if policy is MissingConfigPolicy.ERROR and not configured.has_configs:
                 raise configured.missing_config_error("no configs")
             if policy is MissingConfigPolicy.REFERENCE and self.reference is not None:
-                configured._warn_once(
-                    f"no configs for platform {configured.platform!r}; running the pure-PyTorch reference"
+                missing = (
+                    f"no configs for platform {configured.platform!r}"
+                    if not configured.has_configs
+                    else f"no config for key {configured.selected_key(*args)!r} on platform {configured.platform!r}"
                 )
+                configured._warn_once(f"{missing}; running the pure-PyTorch reference")
                 return self.reference(*args)
         result = configured.kernel(*args)
         # A plan only for a stored config: calls that fall back (missing
         # config) keep reading the policy, which may change, at every call.
-        if signature is not None and configured.has_entry_for(args):
+        if signature is not None and stored:
             plan = dynamo_bridge.direct_call(configured.kernel, args, launch_directly=direct_launch_enabled())
             if plan is not None:
                 self._plans.add(signature, plan)  # type: ignore[union-attr]
@@ -185,8 +198,9 @@ class HelionKernelWrapper:
     _run_eager = __call__
 
     def get_inputs(self) -> dict[str, tuple[Any, ...]]:
+        """The input generator's ``{shape name: args}`` (vLLM's wrapper has the same method)."""
         if self.input_generator is None:
-            raise NotImplementedError(
+            raise InputGeneratorError(
                 f"op {self.op_name!r} has no input generator; pass register_kernel(input_generator=...)"
             )
         return self.input_generator()
