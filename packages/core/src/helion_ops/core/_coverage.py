@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import inspect
 from typing import TYPE_CHECKING, Any
-
-import torch
 
 from ._autotune import tuning_key
 from ._config_entries import key_id
@@ -42,21 +39,6 @@ class CoverageUnavailable(HelionOpsError, RuntimeError):
     """The op's shapes cannot be made without allocating real tensors (or at all)."""
 
 
-def actual_key(wrapper: HelionKernelWrapper, args: tuple[Any, ...]) -> dict[str, int] | None:
-    """The key dict of the call's own sizes (declarative ``keys=`` only; None for a picker)."""
-    if not wrapper.keys:
-        return None
-    params = list(inspect.signature(wrapper.raw_kernel_func).parameters)
-    out: dict[str, int] = {}
-    for field, (arg, dim) in wrapper.keys.items():
-        index = params.index(arg)
-        value = args[index] if index < len(args) else None
-        if not isinstance(value, torch.Tensor):
-            return None
-        out[field] = int(value.shape[dim])
-    return out
-
-
 def shape_coverage(wrapper: HelionKernelWrapper, shape: str, args: tuple[Any, ...]) -> ShapeCoverage:
     entries = wrapper.configured.entries
     selected = wrapper.configured.selector.select(args)
@@ -71,12 +53,10 @@ def shape_coverage(wrapper: HelionKernelWrapper, shape: str, args: tuple[Any, ..
 
 
 def _own_key(wrapper: HelionKernelWrapper, shape: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
-    """The key an entry tuned for this shape would have: its dimensions
-    (``keys=``), or what ``helion-ops autotune`` would write for it (a picker:
-    the shape's own key if the picker chooses it when offered, else its
-    choice among the stored keys); None if that cannot be told."""
-    if wrapper.config_picker is None:
-        return actual_key(wrapper, args)
+    """The key ``helion-ops autotune`` would write for this shape (its
+    dimensions for ``keys=``; for a picker, the shape's own key if the picker
+    chooses it when offered, else its choice among the stored keys); None if
+    that cannot be told."""
     known = [entry.key for entry in wrapper.configured.entries.values()]
     try:
         return tuning_key(wrapper, shape, args, known)
