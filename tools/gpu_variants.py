@@ -138,6 +138,27 @@ def fused_add_rms_norm_reread(
     return out
 
 
+def fused_add_rms_norm_stored_sum(
+    x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6
+) -> torch.Tensor:
+    """The re-read through Helion's own row loop: the sum is stored before the
+    reduction and the output computed from ``residual`` loaded again. Under a
+    ``reduction_loops`` config Helion's first loop adds, stores and squares,
+    its second loads the stored sum and the weight (Inductor's structure,
+    with no explicit column loop, so the chunk and warps stay Helion's config
+    choices); held whole (no row loop) it reads back the row it just stored."""
+    m, n = x.size()
+    out = torch.empty_like(x)
+    for rows in hl.tile(m):
+        summed = (x[rows, :].to(torch.float32) + residual[rows, :].to(torch.float32)).to(x.dtype)
+        residual[rows, :] = summed
+        sf = summed.to(torch.float32)
+        inv_rms = torch.rsqrt(torch.mean(sf * sf, dim=-1, keepdim=True) + eps)
+        scale = weight[None, :].to(torch.float32)
+        out[rows, :] = (residual[rows, :].to(torch.float32) * inv_rms * scale).to(out.dtype)
+    return out
+
+
 def _bench(fn: Callable[[], object], small: bool) -> float:
     if small:
         t0 = time.perf_counter()
@@ -566,6 +587,41 @@ def _try_reread(
     _try(label, lambda a: kernel(*a), args, check, nbytes, small)
 
 
+def row_loop(small: bool, device: str) -> None:
+    """``fused_add_rms_norm_stored_sum`` (the re-read as Helion's row loop)
+    at the large shapes, against the shipped kernel's stored config and
+    Inductor: chunks x warps x eviction marking (none; every load
+    evict-last; the first loop's loads evict-last and the second loop's row
+    load evict-first, Inductor's)."""
+    sizes = [(64, 512)] if small else [(16384, 5120), (16384, 4096), (16384, 8192), (16384, 2048), (4096, 5120)]
+    for tokens, width in sizes:
+        op, args, check = _case("fused_add_rms_norm", tokens, width, device)
+        _, stored = _stored_config(op, args)
+        nbytes = _bench_bytes(op, args)
+        print(f"fused_add_rms_norm tokens={tokens} width={width} (stored: {stored})", flush=True)
+        compiled = torch.compile(op.reference, dynamic=False)
+        _try("inductor(reference)", lambda a, compiled=compiled: compiled(*a), args, lambda w, o: None, nbytes, small)
+        shipped = helion.kernel(op.raw_kernel_func, static_shapes=False, config=helion.Config(**stored))
+        _try("stored", lambda a, k=shipped: k(*a), args, check, nbytes, small)
+        bound = helion.kernel(fused_add_rms_norm_stored_sum, static_shapes=False).bind(args)
+        policies = len(bound.config_spec.default_config().config.get("load_eviction_policies", []))
+        chunks = (16, 32) if small else (2048, 4096)
+        for chunk in chunks:
+            base = {"block_sizes": [1], "reduction_loops": [chunk]}
+            code = bound.to_triton_code(helion.Config(**base))
+            second = _second_pass_row_loads(code, "weight") + [False] * policies
+            marks = {
+                "none": {},
+                "last": {"load_eviction_policies": ["last"] * policies},
+                "mixed": {"load_eviction_policies": ["first" if second[i] else "last" for i in range(policies)]},
+            }
+            for warps in (4, 8) if small else (8, 16):
+                for mark, change in marks.items():
+                    config = helion.Config(**base, num_warps=warps, **change)
+                    k = helion.kernel(fused_add_rms_norm_stored_sum, static_shapes=False, config=config)
+                    _try(f"stored sum, {chunk} w{warps} {mark}", lambda a, k=k: k(*a), args, check, nbytes, small)
+
+
 def host_breakdown(device: str) -> None:
     """Host us per call of each step of an eager rms_norm 8x4096 bf16 call."""
     from helion_ops.core._eager import call_signature
@@ -704,7 +760,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=("rotary", "quant", "silu_quant", "host", "eviction", "flush", "twopass"),
+        choices=("rotary", "quant", "silu_quant", "host", "eviction", "flush", "twopass", "rowloop"),
         default=None,
     )
     opts, _ = parser.parse_known_args()
@@ -729,6 +785,8 @@ def main() -> None:
         flush(opts.small, device)
     if "twopass" in wanted:
         two_pass(opts.small, device)
+    if "rowloop" in wanted:
+        row_loop(opts.small, device)
 
 
 if __name__ == "__main__":

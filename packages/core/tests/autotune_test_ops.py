@@ -30,6 +30,9 @@ from helion_ops.core import HelionKernelWrapper, register_kernel
 
 SCALE_OP = "autotune_test_scale"
 PICKED_OP = "autotune_test_picked"
+VARIANT_OP = "autotune_test_variants"
+# The stand-in times the variant below faster than the op's own kernel from this many tokens on.
+VARIANT_WINS_FROM = 17
 TOKENS = (1, 3, 17, 40)
 HIDDEN = (8, 24)
 
@@ -38,6 +41,14 @@ def shift_rows(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     out = torch.empty_like(x)
     for rows in hl.tile(x.size(0)):
         out[rows, :] = x[rows, :] + w[None, :]
+    return out
+
+
+def scale_rows_by_columns(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``scale_rows`` tiled over columns too: the same results, another kernel."""
+    out = torch.empty_like(x)
+    for rows, cols in hl.tile([x.size(0), x.size(1)]):
+        out[rows, cols] = x[rows, cols] * w[None, cols]
     return out
 
 
@@ -71,6 +82,12 @@ scale_op: HelionKernelWrapper = register_kernel(
 picked_op: HelionKernelWrapper = register_kernel(PICKED_OP, config_picker=size_picker, input_generator=grid_inputs)(
     shift_rows
 )
+variant_op: HelionKernelWrapper = register_kernel(
+    VARIANT_OP,
+    keys={"hidden": ("x", -1), "numtokens": ("x", 0)},
+    input_generator=grid_inputs,
+    variants={"by_columns": scale_rows_by_columns},
+)(scale_rows)
 
 
 def stand_in_config(rows: int, effort: str) -> dict[str, Any]:
@@ -95,10 +112,15 @@ def _log(line: str) -> None:
             os.close(fd)
 
 
-def fake_autotune(wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort: str) -> tuple[dict[str, Any], float, float]:
+def fake_autotune(
+    wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort: str, variant: str | None = None
+) -> tuple[dict[str, Any], float, float]:
+    """Called once per kernel of the op (``variant`` None: its own function)."""
     name = shape_name(args)
     worker = os.environ.get("HELION_OPS_AUTOTUNE_WORKER", "main")
-    _log(f"{wrapper.op_name} {name} {worker} {os.getpid()}")
+    _log(f"{wrapper.op_name}{'' if variant is None else '/' + variant} {name} {worker} {os.getpid()}")
+    if variant is not None and os.environ.get("HELION_OPS_TEST_FAIL_VARIANT") == variant:
+        raise RuntimeError(f"stand-in told to fail variant {variant}")
     marker = os.environ.get("HELION_OPS_TEST_MARKER", "")
     if name == os.environ.get("HELION_OPS_TEST_KILL_ON") and marker and not os.path.exists(marker):
         with open(marker, "w") as handle:
@@ -111,6 +133,10 @@ def fake_autotune(wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort: s
     time.sleep(float(os.environ.get("HELION_OPS_TEST_SLEEP", "0")))
     rows, cols = args[0].shape
     tuned_ms, default_ms = stand_in_times(rows, cols)
+    if variant is not None:
+        # The variant: twice as fast from VARIANT_WINS_FROM tokens on, twice as slow below.
+        tuned_ms *= 0.5 if rows >= VARIANT_WINS_FROM else 2.0
+        return {"block_sizes": [2, 4], "num_warps": 1}, tuned_ms, default_ms
     return stand_in_config(rows, effort), tuned_ms, default_ms
 
 

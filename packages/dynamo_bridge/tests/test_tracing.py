@@ -8,6 +8,8 @@ template). Kernels run eagerly in the interpreter inside every compiled graph.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 from bridge_under_test import load_bridge
@@ -22,6 +24,7 @@ add_into = make(_add_into)
 sum_and_diff = make(_sum_and_diff)
 sum_list = make(_sum_list)
 scale_rows_other = make(_scale_rows)
+scale_rows_no_hop = make(_scale_rows)
 
 
 class Wrapper:
@@ -43,12 +46,15 @@ for _kernel, _name in [
     (scale_rows_other, "bt_scale_rows_other"),
 ]:
     _bridge.prepare_kernel(_kernel, op_name=_name, namespace="helion_ops_tests")
+# An op whose implementation picks among several kernels per call (core's variants).
+_bridge.prepare_kernel(scale_rows_no_hop, op_name="bt_scale_rows_no_hop", namespace="helion_ops_tests", hop_allowed=False)
 
 W_SCALE = Wrapper(scale_rows, "bt_scale_rows")
 W_ADD = Wrapper(add_into, "bt_add_into")
 W_SUMDIFF = Wrapper(sum_and_diff, "bt_sum_and_diff")
 W_LIST = Wrapper(sum_list, "bt_sum_list")
 W_SCALE_OTHER = Wrapper(scale_rows_other, "bt_scale_rows_other")
+W_SCALE_NO_HOP = Wrapper(scale_rows_no_hop, "bt_scale_rows_no_hop")
 
 
 class Capture:
@@ -176,3 +182,24 @@ def test_forced_hop_mode_without_hop_raises(bridge, monkeypatch):
     # The bridge's own error class reaches the caller (not Dynamo's InternalTorchDynamoError).
     with pytest.raises(bridge.UnsupportedModeError, match="dynamo mode 'hop' needs Helion's HOP"):
         torch.compile(lambda x: W_SCALE(x, 2.0), backend="aot_eager", fullgraph=True)(torch.randn(2, 8))
+
+
+def test_a_kernel_prepared_without_the_hop_takes_the_custom_op_under_auto(bridge, monkeypatch):
+    assert bridge.prepared_for(scale_rows_no_hop).side_table_index is None
+    # As where auto would take the HOP (CUDA tensors and Inductor's lowering of it).
+    hook = sys.modules[bridge.__name__ + "._hook"]
+    monkeypatch.setattr(hook, "resolve_mode", lambda device_type, op_name: bridge.DynamoMode.HOP)
+    capture = Capture()
+    x = torch.randn(5, 8)
+    out = torch.compile(lambda x: W_SCALE_NO_HOP(x, 2.0), backend=capture, fullgraph=True)(x)
+    torch.testing.assert_close(out, x * 2.0)
+    assert len(_custom_op_nodes(capture.targets(), "bt_scale_rows_no_hop")) == 1
+    assert not _hop_nodes(capture.targets())
+
+
+def test_forced_hop_mode_on_a_kernel_prepared_without_the_hop_raises(bridge):
+    if not HOP:
+        pytest.skip("no HOP on this torch/helion: the mode itself is refused (test above)")
+    bridge.set_mode("hop")
+    with pytest.raises(bridge.UnsupportedModeError, match="'bt_scale_rows_no_hop' chooses at run time among several"):
+        torch.compile(lambda x: W_SCALE_NO_HOP(x, 2.0), backend="aot_eager", fullgraph=True)(torch.randn(2, 8))

@@ -535,12 +535,18 @@ def run_compiled(
 
 def refused_hop(exc: BaseException) -> bool:
     """Whether ``exc`` is the bridge refusing a forced HOP: for this call (see
-    ``dynamo_bridge._hook._hop_or_custom_op``) or because this torch/helion has
+    ``dynamo_bridge._hook._hop_or_custom_op``), for an op with kernel
+    variants (one HOP node runs one kernel), or because this torch/helion has
     none (``dynamo_bridge.resolve_mode``)."""
     text = str(exc)
     return any(
         reason in text
-        for reason in ("would not write back", "cannot bind this call's traced arguments", "needs Helion's HOP")
+        for reason in (
+            "would not write back",
+            "cannot bind this call's traced arguments",
+            "needs Helion's HOP",
+            "chooses at run time among several kernels",
+        )
     )
 
 
@@ -583,8 +589,10 @@ def run_compiled_scalar_arguments(
 
 def fresh_kernel_state(spec: OpSpec) -> None:
     """Drop the op's compiled Helion specialisations, so that the next call is
-    the first one this process makes (the size-1-first order is then real)."""
-    spec.op.kernel.reset()
+    the first one this process makes (the size-1-first order is then real):
+    of every kernel behind the op (its variants' too)."""
+    for kernel in spec.op.configured.kernels.values():
+        kernel.reset()
 
 
 def single_config_kernel(spec: OpSpec) -> Any:

@@ -28,13 +28,21 @@ SPEC = SPECS["fused_add_rms_norm"]
 # (tokens, hidden): 64 has keys for 1 and 16 tokens; 96 only for 16 tokens
 # (its config loops over the row in chunks of 32); 160 falls back to the
 # largest key, hidden=96, so it loops five times with a masked last chunk.
-SHAPES = [(1, 64), (3, 64), (17, 64), (1, 96), (3, 96), (17, 160)]
+# At 80 the op's own kernel serves 1 token and its ``stored_sum`` variant
+# the rest: whole rows up to 4 tokens (reading back the row just stored),
+# then a loop over chunks of 32 (the last one masked) whose second pass
+# reads the stored sum back.
+SHAPES = [(1, 64), (3, 64), (17, 64), (1, 96), (3, 96), (17, 160), (1, 80), (3, 80), (5, 80), (17, 80)]
 KEYS = {
     (1, 64): "hidden=64,numtokens=1",
     (17, 64): "hidden=64,numtokens=16",
     (1, 96): "hidden=96,numtokens=16",
     (17, 160): "hidden=96,numtokens=16",
+    (1, 80): "hidden=80,numtokens=1",
+    (3, 80): "hidden=80,numtokens=4",
+    (17, 80): "hidden=80,numtokens=16",
 }
+STORED_SUM_KEYS = {"hidden=80,numtokens=4", "hidden=80,numtokens=16"}
 COMPILED_TOKENS = (1, 8, 17)
 
 
@@ -48,15 +56,18 @@ def test_eager_matches_reference(tokens, hidden, tol):
 @pytest.mark.parametrize("tokens,hidden", list(KEYS))
 def test_shapes_select_the_intended_config(tokens, hidden):
     assert selected_key(SPEC, tokens, hidden) == KEYS[(tokens, hidden)]
+    entry = SPEC.op.configured.entries[KEYS[(tokens, hidden)]]
+    assert entry.variant == ("stored_sum" if entry.key_id in STORED_SUM_KEYS else None)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("hidden", [64, 160])
+@pytest.mark.parametrize("hidden", [64, 160, 80])
 def test_residual_holds_the_rounded_sum_in_place(hidden, dtype):
     """Independent of the reference: after the call the caller's residual tensor
     (same storage) holds x + residual rounded once to the dtype, exactly; also
     through the reduction-loop config (hidden 160), where a store before the
-    reduction would add x twice."""
+    reduction would add x twice, and through the ``stored_sum`` variant's
+    loop (hidden 80), whose second pass reads that store back."""
     x, residual, weight, eps = SPEC.make_args(5, hidden, dtype, "cpu")
     skip_if_interpreter_cannot_run_config(SPEC, (x, residual, weight, eps))
     expected_sum = (x.float() + residual.float()).to(dtype)
@@ -82,6 +93,17 @@ def test_compiled_matches_reference(mode, tol):
         SPEC, tol, mode=mode, backend="aot_eager", tokens=COMPILED_TOKENS, width=64, device="cpu"
     )
     assert_at_most_one_recompile(counter, mode, COMPILED_TOKENS)
+
+
+@pytest.mark.parametrize("tol", tolerance_params((FLOAT32, BFLOAT16)))
+def test_compiled_graph_runs_each_calls_kernel_variant(tol):
+    """aot_eager, fullgraph, dynamic, default mode (the custom op: the HOP
+    runs one kernel): at hidden 80 one graph serves 1 token (the op's own
+    kernel), 3 and 17 tokens (its ``stored_sum`` variant, whole rows and a
+    row loop); results and the residual update checked at each."""
+    tokens = (1, 3, 17)
+    counter = run_compiled(SPEC, tol, mode=None, backend="aot_eager", tokens=tokens, width=80, device="cpu")
+    assert_at_most_one_recompile(counter, None, tokens)
 
 
 @pytest.mark.parametrize("mode", dispatch_mode_params())

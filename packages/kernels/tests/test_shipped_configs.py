@@ -52,13 +52,16 @@ def test_every_shipped_gpu_config_is_accepted_by_its_kernel(op_name: str, platfo
     assert entries, f"{op_name}: no {platform} configs shipped"
     wrapper = op_wrapper(op_name)
     generator = getattr(op_module(op_name), f"{op_name}_inputs")
-    bound_by_width: dict[int, Any] = {}
+    bound: dict[tuple[int, str | None], Any] = {}
     for entry in entries:
-        width = _width(op_name, entry["key"])
-        if width not in bound_by_width:
+        width, variant = _width(op_name, entry["key"]), entry.get("variant")
+        # The kernel the entry is for: the op's own function, or the variant it names.
+        assert variant is None or variant in wrapper.variants, (op_name, platform, entry["key"], variant)
+        if (width, variant) not in bound:
             (args,) = generator(tokens=(TOKENS,), hidden=(width,), dtype=torch.bfloat16, device="cpu").values()
-            bound_by_width[width] = helion.kernel(wrapper.raw_kernel_func, static_shapes=False).bind(args)
-        spec = bound_by_width[width].config_spec
+            fn = wrapper.raw_kernel_func if variant is None else wrapper.variants[variant]
+            bound[width, variant] = helion.kernel(fn, static_shapes=False).bind(args)
+        spec = bound[width, variant].config_spec
         try:
             spec.normalize(helion.Config(**entry["config"]))
         except Exception as exc:  # noqa: BLE001 - named in the failure

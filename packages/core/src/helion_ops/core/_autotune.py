@@ -38,6 +38,7 @@ from ._errors import UnknownOpError
 from ._provenance import make_record, tuned_entry, tuned_key_ids
 from ._shapes import accepts_argument, generate_inputs, matching_names, parse_fields, specs_by_op
 from ._sweep import config_origin, stored_seeds, sweep
+from ._variants import variant_label
 
 if TYPE_CHECKING:
     from ._autotune_report import Reporter
@@ -145,6 +146,8 @@ class JobResult:
     provenance: dict[str, Any] | None = None
     error: str | None = None
     seconds: float = 0.0
+    # The op variant the config is for (None: the op's own function).
+    variant: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -360,13 +363,21 @@ def _helion_version() -> str:
     return f"helion {package_version('helion')}"
 
 
-def bind_for_tuning(wrapper: HelionKernelWrapper, args: tuple[Any, ...], effort: str, budget_seconds: int | None) -> Any:
-    """A fresh ``helion.Kernel`` of the op's function with the tuning settings, bound to ``args``
-    (the op's own kernel keeps its preset-config autotuner and is not touched)."""
+def bind_for_tuning(
+    wrapper: HelionKernelWrapper,
+    args: tuple[Any, ...],
+    effort: str,
+    budget_seconds: int | None,
+    variant: str | None = None,
+) -> Any:
+    """A fresh ``helion.Kernel`` of the op's function (or of its ``variant``)
+    with the tuning settings, bound to ``args`` (the op's own kernels keep
+    their preset-config autotuner and are not touched)."""
     import helion
 
     settings = autotune_settings(wrapper, effort, budget_seconds, helion_setting_names())
-    return helion.kernel(wrapper.raw_kernel_func, **settings).bind(args)
+    fn = wrapper.raw_kernel_func if variant is None else wrapper.variants[variant]
+    return helion.kernel(fn, **settings).bind(args)
 
 
 def tuning_timer(shape: str, args: tuple[Any, ...]) -> Callable[[Callable[[], object]], float]:
@@ -393,17 +404,19 @@ def helion_autotune(
     budget_seconds: int | None,
     shape: str = "",
     seeds: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    variant: str | None = None,
 ) -> tuple[dict[str, Any], float, float, str]:
     """Helion's autotuner (or the sweep, with the ``seeds`` (label, config)
-    among its candidates) on ``args``; then the tuned and the default config
-    timed by ``tuning_timer`` (ms), and where the tuned config came from
+    among its candidates) on ``args``, for the op's function or its
+    ``variant``; then the tuned and the default config timed by
+    ``tuning_timer`` (ms), and where the tuned config came from
     (``config_origin``)."""
     from ._compare import clone_args
 
     if not cuda_available():
         raise AutotuneError(f"op {wrapper.op_name!r}: autotuning needs a CUDA GPU and this process sees none")
     timer = tuning_timer(shape, args)
-    bound = bind_for_tuning(wrapper, args, effort, budget_seconds)
+    bound = bind_for_tuning(wrapper, args, effort, budget_seconds, variant)
     default = bound.config_spec.default_config()
     if effort == "none":
         tuned = default
@@ -477,24 +490,19 @@ class JobRunner:
             if stand_in is None:
                 self._check_platform(job)
             args = self._args(wrapper, job, on_cpu)
-            if stand_in is not None:
-                name, function = stand_in
-                config, tuned_ms, default_ms = function(wrapper, args, job.effort)
-                autotuner, origin = f"stand-in {name}", None
-            else:
-                seeds = stored_seeds(wrapper, job.key, job.platform, args) if job.effort in OWN_EFFORTS else []
-                config, tuned_ms, default_ms, origin = helion_autotune(
-                    wrapper, args, job.effort, job.budget_seconds, job.shape, seeds
-                )
-                autotuner = "helion"
+            autotuner = "helion" if stand_in is None else f"stand-in {stand_in[0]}"
+            tuned = tune_variants(wrapper, job, args, stand_in)
+            best = tuned.best
             record = make_record(
-                config=config,
-                tuned_ms=tuned_ms,
-                default_ms=default_ms,
+                config=best.config,
+                tuned_ms=best.tuned_ms,
+                default_ms=tuned.default_ms,
                 effort=job.effort,
                 autotuner=autotuner,
                 shape=job.shape,
-                origin=origin,
+                origin=best.origin,
+                variant=best.variant,
+                variants_ms=tuned.variants_ms(),
             )
         except Exception as exc:  # reported per job; the run goes on
             return JobResult.failure(job, self.worker, attempt, _one_line(exc), time.perf_counter() - start)
@@ -502,11 +510,12 @@ class JobRunner:
             job=job,
             worker=self.worker,
             attempt=attempt,
-            config=dict(config),
-            tuned_ms=float(tuned_ms),
-            default_ms=float(default_ms),
+            config=dict(best.config),
+            tuned_ms=float(best.tuned_ms),
+            default_ms=float(tuned.default_ms),
             provenance=record,
             seconds=time.perf_counter() - start,
+            variant=best.variant,
         )
 
     @staticmethod
@@ -521,6 +530,75 @@ class JobRunner:
                 f"op {job.op!r}: this GPU is platform {here!r}, the job tunes for {job.platform!r}; "
                 f"run it on a {job.platform} GPU or pass --platform {here}"
             )
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantResult:
+    """One kernel function of an op tuned for a job."""
+
+    variant: str | None
+    config: Mapping[str, Any]
+    tuned_ms: float
+    default_ms: float
+    origin: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantsTuned:
+    """Every variant of a job's op, tuned; ``best`` the fastest, ``failed`` those that could not be."""
+
+    results: tuple[VariantResult, ...]
+    failed: tuple[tuple[str | None, str], ...] = ()
+
+    @property
+    def best(self) -> VariantResult:
+        return min(self.results, key=lambda r: r.tuned_ms)
+
+    @property
+    def default_ms(self) -> float:
+        """What the op's own function runs at with Helion's default config (untuned)."""
+        own = [r for r in self.results if r.variant is None]
+        return (own or list(self.results))[0].default_ms
+
+    def variants_ms(self) -> dict[str, float | str] | None:
+        """Tuned ms per variant (an error's text for one that failed); None for an op without variants."""
+        if len(self.results) + len(self.failed) <= 1:
+            return None
+        found: dict[str, float | str] = {variant_label(r.variant): float(r.tuned_ms) for r in self.results}
+        found.update({variant_label(v): error for v, error in self.failed})
+        return found
+
+
+def tune_variants(
+    wrapper: HelionKernelWrapper, job: Job, args: tuple[Any, ...], stand_in: tuple[str, StandIn] | None
+) -> VariantsTuned:
+    """Tune the op's function and each of its variants for ``job``; a variant
+    that fails is reported beside the others (the job fails only if all do)."""
+    results: list[VariantResult] = []
+    failed: list[tuple[str | None, str]] = []
+    for variant in (None, *wrapper.variants):
+        try:
+            if stand_in is not None:
+                extra = {} if variant is None else {"variant": variant}
+                config, tuned_ms, default_ms = stand_in[1](wrapper, args, job.effort, **extra)
+                origin = None
+            else:
+                seeds = stored_seeds(wrapper, job.key, job.platform, args, variant) if job.effort in OWN_EFFORTS else []
+                config, tuned_ms, default_ms, origin = helion_autotune(
+                    wrapper, args, job.effort, job.budget_seconds, job.shape, seeds, variant
+                )
+        except Exception as exc:
+            if not wrapper.variants:
+                raise
+            failed.append((variant, _one_line(exc)))
+            continue
+        results.append(VariantResult(variant, dict(config), float(tuned_ms), float(default_ms), origin))
+    if not results:
+        raise AutotuneError(
+            f"op {wrapper.op_name!r}: every variant failed for shape {job.shape!r}: "
+            + "; ".join(f"{variant_label(v)}: {error}" for v, error in failed)
+        )
+    return VariantsTuned(tuple(results), tuple(failed))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -549,7 +627,8 @@ class ResultWriter:
         if not result.ok or job.job_id in self.written:
             return False
         assert result.config is not None and result.provenance is not None
-        self._store.write(job.op, job.platform, [tuned_entry(job.key, result.config, result.provenance)])
+        entry = tuned_entry(job.key, result.config, result.provenance, variant=result.variant)
+        self._store.write(job.op, job.platform, [entry])
         self.written.add(job.job_id)
         return True
 

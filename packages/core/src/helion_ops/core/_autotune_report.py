@@ -64,7 +64,8 @@ class LineReporter:
         head = f"[{self.done}/{self.total}] [{slot}] {job_label(result.job)}"
         if result.ok:
             eta = self._eta()
-            self._print(f"{head}: {_fmt_ms(result.tuned_ms)} ms (default {_fmt_ms(result.default_ms)} ms){eta}")
+            variant = "" if result.variant is None else f" with variant {result.variant}"
+            self._print(f"{head}: {_fmt_ms(result.tuned_ms)} ms{variant} (default {_fmt_ms(result.default_ms)} ms){eta}")
         elif retry:
             self._print(f"{head}: failed, retrying: {result.error}")
         else:
@@ -153,7 +154,7 @@ def make_reporter() -> Reporter:
 def summary_rows(results: Sequence[JobResult]) -> list[list[str]]:
     rows = []
     for r in sorted(results, key=lambda r: (r.job.op, r.job.shape)):
-        status = "tuned" if r.ok else "FAILED"
+        status = ("tuned" if r.variant is None else f"tuned ({r.variant})") if r.ok else "FAILED"
         # A time of 0 (a timer too coarse for the call) is still a tuned job, without a ratio.
         speedup = f"{r.default_ms / r.tuned_ms:.2f}x" if r.ok and r.tuned_ms and r.default_ms else "-"
         shape = r.job.shape + (f" (+{len(r.job.also_covers)} same key)" if r.job.also_covers else "")

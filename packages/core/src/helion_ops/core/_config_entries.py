@@ -42,6 +42,10 @@ MAX_JSON_DEPTH = 32
 # into its command line, so only the empty value is accepted.
 FILE_FIELDS = ("advanced_controls_file",)
 _KEY_TEXT = re.compile(r"[^,=]*")
+# The entry field naming which of an op's kernels the config is for (an op
+# registered with ``variants=``); entries without it are for the op's own
+# function, as every vLLM entry is.
+VARIANT_FIELD = "variant"
 
 
 def key_id(key: Mapping[str, object]) -> str:
@@ -61,6 +65,12 @@ class ConfigEntry:
     @property
     def key_id(self) -> str:
         return key_id(self.key)
+
+    @property
+    def variant(self) -> str | None:
+        """The op variant the config is for; None for the op's own function."""
+        value = self.extra.get(VARIANT_FIELD)
+        return value if isinstance(value, str) else None
 
     def to_json(self) -> dict[str, Any]:
         return {"key": dict(self.key), "config": dict(self.config), **self.extra}
@@ -214,12 +224,24 @@ def validate_extra(extra: object, where: str) -> dict[str, Any]:
     clash = sorted({"key", "config"} & set(extra))
     if clash:
         raise ConfigFileError(f"{where}: extra fields must not be named {clash}; they would replace the entry's own")
+    if VARIANT_FIELD in extra:
+        validate_variant(extra[VARIANT_FIELD], where)
     _check_depth(extra, where, MAX_JSON_DEPTH - 1)
     try:
         json.dumps(extra, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ConfigFileError(f"{where}: extra fields are not plain JSON ({exc})") from None
     return dict(extra)
+
+
+def validate_variant(value: object, where: str) -> str:
+    """An entry's ``variant``: the name of one of the op's kernels, a Python identifier."""
+    if not isinstance(value, str) or not value.isidentifier():
+        raise ConfigFileError(
+            f"{where}, field {VARIANT_FIELD!r}: expected the name of one of the op's kernel variants (a Python "
+            f"identifier), found {_found(value)}. Correct it, or remove the field to use the op's own kernel."
+        )
+    return value
 
 
 def _check_depth(value: object, where: str, limit: int = MAX_JSON_DEPTH) -> None:

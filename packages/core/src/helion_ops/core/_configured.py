@@ -5,6 +5,8 @@ its autotuner for a config. We make the key the selected config key (plus a
 size-1 bucket where the bridge says helion needs it) and replace the
 autotuner with a preset search that returns the stored config for that key.
 Both go through the same ``ConfigSelector``, so the key and the config agree.
+An op with variants (``_variants``) has one such kernel per function; each
+serves only the keys whose entries name it.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Any
 
 from helion_ops import dynamo_bridge
 
-from ._config_entries import ConfigEntry
-from ._errors import MissingConfigError, StoredConfigMismatchError
+from ._config_entries import VARIANT_FIELD, ConfigEntry
+from ._errors import ConfigFileError, MissingConfigError, StoredConfigMismatchError
 from ._policy import MissingConfigPolicy
 from ._selection import ConfigPicker, ConfigSelector, KeySpec
+from ._variants import variant_label
 
 
 def stale_list_fields(config: Mapping[str, Any], default: Mapping[str, Any]) -> dict[str, str]:
@@ -47,7 +50,8 @@ def _preset_search_class() -> type:
 
 
 class ConfiguredHelionKernel:
-    """The platform's configs bound to one Helion kernel (``.kernel``)."""
+    """The platform's configs bound to the op's Helion kernel (``.kernel``) and
+    to one kernel per variant (``.kernels``, by variant name; None: the op's own)."""
 
     def __init__(
         self,
@@ -61,6 +65,7 @@ class ConfiguredHelionKernel:
         keys: KeySpec | None,
         policy: Callable[[], MissingConfigPolicy],
         platforms_with_configs: list[str],
+        variants: Mapping[str, Callable[..., Any]] | None = None,
     ) -> None:
         import helion
 
@@ -74,14 +79,32 @@ class ConfiguredHelionKernel:
         self._warned = False
         self._stale_warned: set[str] = set()
         self._search = _preset_search_class()
-        self.kernel = helion.kernel(
-            fn,
-            **{**helion_settings, "static_shapes": False},
-            # The selected key, plus the bridge's guards (equal sizes; size-1
-            # buckets where this helion needs them).
-            key=dynamo_bridge.guarded_key(self.selected_key),
-            autotuner_fn=self._autotuner,
-        )
+        functions: dict[str | None, Callable[..., Any]] = {None: fn}
+        functions.update(variants or {})
+        self._check_entry_variants(functions)
+        self.kernels: dict[str | None, Any] = {
+            name: helion.kernel(
+                function,
+                **{**helion_settings, "static_shapes": False},
+                # The selected key, plus the bridge's guards (equal sizes; size-1
+                # buckets where this helion needs them).
+                key=dynamo_bridge.guarded_key(self.selected_key),
+                autotuner_fn=self._autotuner_for(name),
+            )
+            for name, function in functions.items()
+        }
+        self.kernel = self.kernels[None]
+
+    def _check_entry_variants(self, functions: Mapping[str | None, Callable[..., Any]]) -> None:
+        known = [name for name in functions if name is not None]
+        for kid, entry in self.entries.items():
+            if entry.variant is not None and entry.variant not in functions:
+                raise ConfigFileError(
+                    f"op {self.op_name!r}: the config entry for key {kid!r} on platform {self.platform!r} is for "
+                    f"variant {entry.variant!r}, which the op does not have (its variants: "
+                    f"{', '.join(known) or 'none'}). Correct or remove the entry's {VARIANT_FIELD!r} field, or "
+                    f"re-tune it with `helion-ops autotune {self.op_name} --platform {self.platform}`."
+                )
 
     @property
     def policy(self) -> MissingConfigPolicy:
@@ -99,6 +122,14 @@ class ConfiguredHelionKernel:
         """Whether a stored config (not the missing-config fallback) serves ``args``."""
         return self.selector.select(args) in self.entries
 
+    def entry_for(self, args: tuple[Any, ...]) -> ConfigEntry | None:
+        """The stored entry serving ``args``; None where the missing-config policy decides."""
+        return self.entries.get(self.selector.select(args))
+
+    def kernel_for(self, entry: ConfigEntry | None) -> Any:
+        """The Helion kernel that runs ``entry``'s config (the op's own without an entry)."""
+        return self.kernels[entry.variant] if entry is not None else self.kernel
+
     def missing_config_error(self, detail: str) -> MissingConfigError:
         have = ", ".join(self.platforms_with_configs) or "none"
         return MissingConfigError(
@@ -112,20 +143,31 @@ class ConfiguredHelionKernel:
             self._warned = True
             warnings.warn(f"op {self.op_name!r}: {message}", RuntimeWarning, stacklevel=4)
 
-    def config_for(self, bound_kernel: Any, args: tuple[Any, ...]) -> Any:
+    def config_for(self, bound_kernel: Any, args: tuple[Any, ...], variant: str | None = None) -> Any:
+        """The config kernel ``variant`` runs for ``args``: its stored entry's,
+        else what the missing-config policy says. An entry for another variant
+        counts as missing here: the op's wrapper never sends its key to this
+        kernel, only a direct call of ``.kernels[...]`` can."""
         import helion
 
         selected = self.selector.select(args)
         entry = self.entries.get(selected)
-        if entry is not None:
+        if entry is not None and entry.variant == variant:
             self._check_fits(bound_kernel, selected, entry.config)
             return helion.Config(**self._without_stale_lists(bound_kernel, selected, entry.config))
-        if self.policy is MissingConfigPolicy.ERROR:
-            raise self.missing_config_error(f"no config entry for key {selected!r}")
-        self._warn_once(
-            f"no config for key {selected!r} on platform {self.platform!r}; using Helion's default config "
-            f"(tune it with `helion-ops autotune {self.op_name}`)"
-        )
+        if entry is None:
+            if self.policy is MissingConfigPolicy.ERROR:
+                raise self.missing_config_error(f"no config entry for key {selected!r}")
+            missing, fix = f"no config for key {selected!r}", f"tune it with `helion-ops autotune {self.op_name}`"
+        else:
+            missing = (
+                f"the config entry for key {selected!r} is for variant {variant_label(entry.variant)!r}, and "
+                f"variant {variant_label(variant)!r} was called"
+            )
+            fix = "call the op itself, which runs the entry's variant"
+            if self.policy is MissingConfigPolicy.ERROR:
+                raise self.missing_config_error(f"{missing} ({fix})")
+        self._warn_once(f"{missing} on platform {self.platform!r}; using Helion's default config ({fix})")
         return bound_kernel.config_spec.default_config()
 
     def _check_fits(self, bound_kernel: Any, key: str, config: dict[str, Any]) -> None:
@@ -168,5 +210,8 @@ class ConfiguredHelionKernel:
             )
         return {field: value for field, value in config.items() if field not in stale}
 
-    def _autotuner(self, bound_kernel: Any, args: tuple[Any, ...], **_: Any) -> Any:
-        return self._search(self.config_for(bound_kernel, tuple(args)))
+    def _autotuner_for(self, variant: str | None) -> Callable[..., Any]:
+        def autotuner(bound_kernel: Any, args: tuple[Any, ...], **_: Any) -> Any:
+            return self._search(self.config_for(bound_kernel, tuple(args), variant))
+
+        return autotuner

@@ -22,6 +22,7 @@ from ._coverage import CoverageUnavailable, KeyMatch, ShapeCoverage, generator_c
 from ._policy import MISSING_CONFIG_ENV_VAR, MissingConfigPolicy, missing_config_policy
 from ._provenance import provenance_mismatches
 from ._shapes import matching_names, parse_fields
+from ._variants import variant_label
 
 if TYPE_CHECKING:
     from ._wrapper import HelionKernelWrapper
@@ -73,6 +74,8 @@ def op_report(wrapper: HelionKernelWrapper) -> tuple[list[str], list[str]]:
         f"  platforms w/ files {', '.join(configured.platforms_with_configs) or 'none'}",
         f"  missing config     policy {policy.value}: {policy_effect(policy)}",
     ]
+    if wrapper.variants:
+        lines.append(f"  variants           {_variant_counts(wrapper)}")
     if keys:
         wrapped = _wrap_keys(keys).splitlines()
         lines.append(f"  keys               {wrapped[0]}")
@@ -103,6 +106,13 @@ def op_report(wrapper: HelionKernelWrapper) -> tuple[list[str], list[str]]:
             )
     warnings += [f"{name}: {w}" for w in _provenance_warnings(wrapper)]
     return lines, warnings
+
+
+def _variant_counts(wrapper: HelionKernelWrapper) -> str:
+    """Each kernel of the op with how many of the platform's entries run it."""
+    entries = wrapper.configured.entries.values()
+    names = [None, *wrapper.variants]
+    return ", ".join(f"{variant_label(n)} {sum(e.variant == n for e in entries)} entries" for n in names)
 
 
 def shape_specs(chosen: Sequence[str], names: Sequence[str]) -> list[str]:

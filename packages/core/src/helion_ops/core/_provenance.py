@@ -30,7 +30,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._config_entries import ConfigEntry
+from ._config_entries import VARIANT_FIELD, ConfigEntry
 from ._config_store import ConfigStore
 
 if TYPE_CHECKING:
@@ -71,10 +71,13 @@ def make_record(
     autotuner: str,
     shape: str,
     origin: str | None = None,
+    variant: str | None = None,
+    variants_ms: Mapping[str, float | str] | None = None,
 ) -> dict[str, Any]:
     """A provenance record for one tuned entry, made in the process that tuned
     it; ``origin`` says where the config came from where that is known
-    (``"default"``, ``"stored nvidia_h200"``, ``"candidates"``...)."""
+    (``"default"``, ``"stored nvidia_h200"``, ``"candidates"``...); for an op
+    with variants, the one chosen and each one's tuned time (ms) or error."""
     record = {
         **runtime_versions(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -87,12 +90,20 @@ def make_record(
     }
     if origin is not None:
         record["origin"] = origin
+    if variant is not None:
+        record["variant"] = variant
+    if variants_ms is not None:
+        record["variants_ms"] = dict(variants_ms)
     return record
 
 
-def tuned_entry(key: Mapping[str, Any], config: Mapping[str, Any], record: Mapping[str, Any]) -> ConfigEntry:
-    """The config entry autotune writes: vLLM's key and config, plus its provenance."""
-    return ConfigEntry(dict(key), dict(config), {PROVENANCE_FIELD: dict(record)})
+def tuned_entry(
+    key: Mapping[str, Any], config: Mapping[str, Any], record: Mapping[str, Any], variant: str | None = None
+) -> ConfigEntry:
+    """The config entry autotune writes: vLLM's key and config, the variant it
+    is for where that is not the op's own function, and its provenance."""
+    extra: dict[str, Any] = {} if variant is None else {VARIANT_FIELD: variant}
+    return ConfigEntry(dict(key), dict(config), {**extra, PROVENANCE_FIELD: dict(record)})
 
 
 def provenance_of(entry: ConfigEntry) -> dict[str, Any] | None:

@@ -27,6 +27,7 @@ def register_kernel(
     mutates_args: Sequence[str] | None = None,
     validate: Callable[..., None] | None = None,
     tuning_configs: Callable[[tuple[Any, ...]], Sequence[Mapping[str, Any]]] | None = None,
+    variants: Mapping[str, Callable[..., Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], HelionKernelWrapper]:
     """Register a Helion kernel function as an op with stored, per-platform configs.
 
@@ -43,6 +44,10 @@ def register_kernel(
     reference's empty outputs without launching the kernel.
     ``tuning_configs(args)`` lists candidate configs (partial ``helion.Config``
     fields laid over Helion's default) for ``helion-ops autotune --effort sweep``.
+    ``variants={"name": fn}`` puts other kernel functions (same parameters)
+    behind the op: a config entry names the one it is for in its ``variant``
+    field, a call runs the kernel of the entry it selects, and autotune
+    writes the fastest variant per key.
     """
 
     def decorate(fn: Callable[..., Any]) -> HelionKernelWrapper:
@@ -73,6 +78,7 @@ def register_kernel(
                 mutates_args=list(mutates_args) if mutates_args is not None else None,
                 validate=validate,
                 tuning_configs=tuning_configs,
+                variants=variants,
             )
             _registry.add(wrapper, token)
         finally:

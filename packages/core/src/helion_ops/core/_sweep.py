@@ -89,7 +89,11 @@ def sweep_candidates(
 
 
 def stored_seeds(
-    wrapper: HelionKernelWrapper, key: Mapping[str, Any], platform: str, args: tuple[Any, ...]
+    wrapper: HelionKernelWrapper,
+    key: Mapping[str, Any],
+    platform: str,
+    args: tuple[Any, ...],
+    variant: str | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """The configs already stored that bear on a job, each once with a label
     for provenance: the entry for ``key`` on ``platform`` (``"stored
@@ -100,7 +104,9 @@ def stored_seeds(
 
     Timed beside the candidate grid, they keep a re-tune from ending slower
     than what ships, and let a GPU close to one tuned already start from its
-    winners (whose refinement rounds the grid alone would have to repeat)."""
+    winners (whose refinement rounds the grid alone would have to repeat).
+    Only entries for the kernel being tuned (``variant``; None: the op's own
+    function) count: another variant's config belongs to another kernel."""
     from ._selection import ConfigSelector
 
     store, wanted = wrapper.config_store, key_id(key)
@@ -114,7 +120,7 @@ def stored_seeds(
     entries = store.load(wrapper.op_name, platform)
     for other in [platform, *(name for name in store.platforms(wrapper.op_name) if name != platform)]:
         entry = (entries if other == platform else store.load(wrapper.op_name, other)).get(wanted)
-        if entry is not None:
+        if entry is not None and entry.variant == variant:
             add(f"stored {other}", entry.config)
     if entries:
         selector = ConfigSelector(
@@ -123,7 +129,7 @@ def stored_seeds(
         with contextlib.suppress(HelionOpsError):  # a picker that names no stored key: no seed from it
             picked_key = selector.select(args)
             picked = entries.get(picked_key)
-            if picked is not None:
+            if picked is not None and picked.variant == variant:
                 add(f"stored {platform} {picked_key}", picked.config)
     return found
 

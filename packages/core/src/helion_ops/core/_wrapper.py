@@ -19,6 +19,7 @@ from ._platform import current_platform
 from ._policy import MissingConfigPolicy, missing_config_policy, parse_policy
 from ._selection import ConfigPicker, KeySpec
 from ._shapes import InputGeneratorError
+from ._variants import check_variants
 
 InputGenerator = Callable[[], dict[str, tuple[Any, ...]]]
 
@@ -82,6 +83,7 @@ class HelionKernelWrapper:
         mutates_args: list[str] | None = None,
         validate: Callable[..., None] | None = None,
         tuning_configs: Callable[[tuple[Any, ...]], Sequence[Mapping[str, Any]]] | None = None,
+        variants: Mapping[str, Callable[..., Any]] | None = None,
     ) -> None:
         self.op_name = op_name
         self.raw_kernel_func = fn
@@ -103,6 +105,8 @@ class HelionKernelWrapper:
         self._mutates_args = mutates_args
         self.validate = validate
         self.tuning_configs = tuning_configs
+        # Other kernel functions behind the op, by name (``_variants``).
+        self.variants = check_variants(op_name, fn, variants, mutates_args)
         self._lock = threading.Lock()
         # Eager plans by call signature (None: fast path off for this process).
         self._plans: PlanCache | None = PlanCache() if fast_path_enabled() else None
@@ -120,6 +124,8 @@ class HelionKernelWrapper:
             fake_impl=fake_impl or reference,
             mutates_args=mutates_args,
             validate=validate,
+            # One HOP node runs one kernel; an op with variants picks its kernel per call.
+            hop_allowed=not self.variants,
         )
 
     def _configure(self, platform: str) -> ConfiguredHelionKernel:
@@ -133,6 +139,7 @@ class HelionKernelWrapper:
             keys=self.keys,
             policy=lambda: self.policy,
             platforms_with_configs=self.config_store.platforms(self.op_name),
+            variants=self.variants,
         )
 
     @property
@@ -156,7 +163,8 @@ class HelionKernelWrapper:
             # some paths, and the reference returns correctly shaped empties.
             return self.reference(*args)
         configured = self.configured
-        stored = configured.has_entry_for(args)
+        entry = configured.entry_for(args)
+        stored = entry is not None
         if not stored:
             # No config for this platform, or none for this call's key: the
             # policy decides, per call (ERROR for a missing key is raised by
@@ -172,11 +180,12 @@ class HelionKernelWrapper:
                 )
                 configured._warn_once(f"{missing}; running the pure-PyTorch reference")
                 return self.reference(*args)
-        result = configured.kernel(*args)
+        kernel = configured.kernel_for(entry)
+        result = kernel(*args)
         # A plan only for a stored config: calls that fall back (missing
         # config) keep reading the policy, which may change, at every call.
         if signature is not None and stored:
-            plan = dynamo_bridge.direct_call(configured.kernel, args, launch_directly=direct_launch_enabled())
+            plan = dynamo_bridge.direct_call(kernel, args, launch_directly=direct_launch_enabled())
             if plan is not None:
                 self._plans.add(signature, plan)  # type: ignore[union-attr]
         return result

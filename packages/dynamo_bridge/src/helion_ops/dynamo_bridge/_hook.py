@@ -110,6 +110,16 @@ def _hop_or_custom_op(prepared: PreparedKernel, examples: list[Any], example_kwa
     dynamic=True), or the HOP would drop one of the kernel's in-place writes
     (helion <= 1.4 miss writes made through host views). Then the custom op
     under ``auto``, a clear error when the HOP was asked for."""
+    if not prepared.hop_allowed:
+        if get_mode() is DynamoMode.AUTO:
+            return DynamoMode.CUSTOM_OP
+        raise _compat.error_for_tracing(
+            UnsupportedModeError(
+                f"op {prepared.op_name!r} chooses at run time among several kernels (one per config entry), "
+                "and a HOP node runs one kernel. Use dynamo mode 'auto' or 'custom_op' (set_mode or "
+                f"{MODE_ENV_VAR})."
+            )
+        )
     twin = static_twin(prepared.kernel)
     try:
         seen = _compat.hop_mutated_inputs(twin, twin.normalize_args(*examples, **example_kwargs))

@@ -22,7 +22,9 @@ DEFAULT_NAMESPACE = "helion_ops"
 @dataclasses.dataclass(frozen=True)
 class PreparedKernel:
     """A kernel made ready for Dynamo: ``custom_op`` is the OpOverload of the
-    fallback path; ``side_table_index`` is None where the HOP is unavailable."""
+    fallback path; ``side_table_index`` is None where the HOP is unavailable
+    or not allowed (``hop_allowed`` False: the op's implementation chooses
+    among several kernels per call, which one HOP node cannot express)."""
 
     op_name: str
     kernel: Any
@@ -32,6 +34,7 @@ class PreparedKernel:
     custom_op: Any
     side_table_index: int | None
     validate: Callable[..., None] | None = None
+    hop_allowed: bool = True
 
 
 _lock = threading.RLock()
@@ -70,6 +73,7 @@ def prepare_kernel(
     fake_impl: Callable[..., Any] | None = None,
     mutates_args: Sequence[str] | None = None,
     validate: Callable[..., None] | None = None,
+    hop_allowed: bool = True,
 ) -> PreparedKernel:
     """Define the custom op ``namespace::op_name`` and add ``kernel`` to Helion's
     side table. Idempotent per kernel; thread-safe.
@@ -79,7 +83,10 @@ def prepare_kernel(
     binding; ``mutates_args`` defaults to the parameters the kernel's source
     writes in place. ``validate(*args)``, where given, checks a traced call's
     inputs (FakeTensors, sizes possibly symbolic) once at trace time, on either
-    path; its exception reaches the caller as it was raised.
+    path; its exception reaches the caller as it was raised. With
+    ``hop_allowed`` False, traced calls always take the custom op (``impl``
+    decides at run time which kernel runs, as an op with several kernels
+    needs); the HOP would run ``kernel`` alone.
     """
     if not isinstance(kernel, _compat.helion_kernel_type()):
         raise SchemaInferenceError(
@@ -108,7 +115,7 @@ def prepare_kernel(
 
         lib.impl(op_name, _impl, "CompositeExplicitAutograd")
         _compat.register_fake(qualname, fake_impl or make_fake_impl(kernel), lib)
-        index = _compat.side_table_add(kernel) if _compat.hop_modules() is not None else None
+        index = _compat.side_table_add(kernel) if hop_allowed and _compat.hop_modules() is not None else None
         prepared = PreparedKernel(
             op_name=op_name,
             kernel=kernel,
@@ -118,6 +125,7 @@ def prepare_kernel(
             custom_op=getattr(getattr(torch.ops, namespace), op_name).default,
             side_table_index=index,
             validate=validate,
+            hop_allowed=hop_allowed,
         )
         _by_kernel[kernel] = prepared
         _by_qualname[qualname] = prepared

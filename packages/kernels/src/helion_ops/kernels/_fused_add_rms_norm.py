@@ -7,9 +7,10 @@ reads ``x`` and ``residual`` once and writes ``residual`` and ``out`` once.
 As in vLLM, the sum is rounded to the input dtype (that is what the residual
 stream stores) and the norm is taken of that rounded sum, in float32.
 
-One module per op: the Helion kernel (registered through core), the
-pure-PyTorch reference (imports without a GPU), the input generator, the
-input check and the config key (hidden size, then number of tokens).
+One module per op: the Helion kernel (registered through core) and its
+``stored_sum`` variant, the pure-PyTorch reference (imports without a GPU),
+the input generator, the input check and the config key (hidden size, then
+number of tokens).
 """
 
 from __future__ import annotations
@@ -85,6 +86,32 @@ def fused_add_rms_norm_tuning_configs(args: tuple[Any, ...]) -> list[dict[str, A
     x = args[0]
     return row_configs(int(x.shape[0]), 2 * int(x.shape[1]))
 
+def fused_add_rms_norm_stored_sum(
+    x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6
+) -> torch.Tensor:
+    """The op's variant ``stored_sum``: the sum is stored before the reduction
+    and the output computed from it read back. Under a row-loop config
+    (``reduction_loops``) Helion's first pass over the row adds, stores the
+    sum and accumulates its squares, and the second reads the stored sum (one
+    row from L2) where the op's own kernel re-reads x and residual (two):
+    Inductor's structure, which on an H100 closed most of the op's gap to
+    Inductor at 5120 x 16384 (docs/benchmarks.md, third H100 run). Held
+    whole (no row loop, as at decode) it would read back the row it has just
+    written, which costs more than it saves; autotune writes it only for the
+    keys where it is the faster of the two."""
+    m, n = x.size()
+    out = torch.empty_like(x)
+    for rows in hl.tile(m):
+        summed = (x[rows, :].to(torch.float32) + residual[rows, :].to(torch.float32)).to(x.dtype)
+        residual[rows, :] = summed
+        sf = summed.to(torch.float32)
+        inv_rms = torch.rsqrt(torch.mean(sf * sf, dim=-1, keepdim=True) + eps)
+        # After the reduction: only the second pass needs the weight.
+        scale = weight[None, :].to(torch.float32)
+        out[rows, :] = (residual[rows, :].to(torch.float32) * inv_rms * scale).to(out.dtype)
+    return out
+
+
 @register_kernel(
     keys={"hidden": ("x", -1), "numtokens": ("x", 0)},
     reference=fused_add_rms_norm_reference,
@@ -92,6 +119,7 @@ def fused_add_rms_norm_tuning_configs(args: tuple[Any, ...]) -> list[dict[str, A
     configs=CONFIG_DIR,
     validate=fused_add_rms_norm_validate,
     tuning_configs=fused_add_rms_norm_tuning_configs,
+    variants={"stored_sum": fused_add_rms_norm_stored_sum},
 )
 def fused_add_rms_norm(x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     m, n = x.size()
