@@ -30,6 +30,7 @@ import torch
 from helion_ops.kernels import _per_token_group_fp8_quant as ptg
 from helion_ops.kernels import _rotary_embedding as rope
 from helion_ops.kernels import _silu_and_mul_fp8_quant as silu_quant
+from helion_ops.kernels._fused_add_rms_norm import fused_add_rms_norm_stored_sum
 from helion_ops.kernels._tuning import next_power_of_2
 
 
@@ -135,27 +136,6 @@ def fused_add_rms_norm_reread(
         for cols in hl.tile(n, block_size=block_n):
             sf = residual[rows, cols].to(torch.float32)
             out[rows, cols] = (sf * inv_rms[:, None] * weight[None, cols].to(torch.float32)).to(out.dtype)
-    return out
-
-
-def fused_add_rms_norm_stored_sum(
-    x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6
-) -> torch.Tensor:
-    """The re-read through Helion's own row loop: the sum is stored before the
-    reduction and the output computed from ``residual`` loaded again. Under a
-    ``reduction_loops`` config Helion's first loop adds, stores and squares,
-    its second loads the stored sum and the weight (Inductor's structure,
-    with no explicit column loop, so the chunk and warps stay Helion's config
-    choices); held whole (no row loop) it reads back the row it just stored."""
-    m, n = x.size()
-    out = torch.empty_like(x)
-    for rows in hl.tile(m):
-        summed = (x[rows, :].to(torch.float32) + residual[rows, :].to(torch.float32)).to(x.dtype)
-        residual[rows, :] = summed
-        sf = summed.to(torch.float32)
-        inv_rms = torch.rsqrt(torch.mean(sf * sf, dim=-1, keepdim=True) + eps)
-        scale = weight[None, :].to(torch.float32)
-        out[rows, :] = (residual[rows, :].to(torch.float32) * inv_rms * scale).to(out.dtype)
     return out
 
 
@@ -588,8 +568,8 @@ def _try_reread(
 
 
 def row_loop(small: bool, device: str) -> None:
-    """``fused_add_rms_norm_stored_sum`` (the re-read as Helion's row loop)
-    at the large shapes, against the shipped kernel's stored config and
+    """The op's ``stored_sum`` variant (the re-read as Helion's row loop),
+    with explicit configs, at the large shapes, against the shipped kernel's stored config and
     Inductor: chunks x warps x eviction marking (none; every load
     evict-last; the first loop's loads evict-last and the second loop's row
     load evict-first, Inductor's)."""

@@ -504,7 +504,10 @@ def run_bench(
         for shape, args in shapes.items():
             log(f"bench {wrapper.op_name} {shape}")
             cov = shape_coverage(wrapper, shape, args)
-            config = f"{cov.selected_key} ({cov.match.value})"
+            entry = wrapper.configured.entries.get(cov.selected_key)
+            # Which of the op's kernels ran, where it is not the op's own function.
+            variant = f", variant {entry.variant}" if entry is not None and entry.variant else ""
+            config = f"{cov.selected_key} ({cov.match.value}{variant})"
             results.extend(measure_shape(wrapper, shape, args, contenders, config, repeats))
         del shapes
         torch.cuda.empty_cache()
