@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 
-def _jobs(dir_a: Path, dir_b: Path, platform: str) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+def _jobs(dir_a: Path, dir_b: Path, platform: str) -> list[tuple[str, str, Any, Any]]:
+    """(op, shape, entry A, entry B) for every key tuned in both directories."""
     from helion_ops.core import ConfigStore
 
     store_a, store_b = ConfigStore([dir_a]), ConfigStore([dir_b])
@@ -31,7 +32,7 @@ def _jobs(dir_a: Path, dir_b: Path, platform: str) -> list[tuple[str, str, dict[
         for key_id in sorted(set(entries_a) & set(entries_b)):
             shape = entries_a[key_id].extra.get("provenance", {}).get("shape")
             if shape:
-                jobs.append((op, shape, entries_a[key_id].config, entries_b[key_id].config))
+                jobs.append((op, shape, entries_a[key_id], entries_b[key_id]))
     return jobs
 
 
@@ -58,7 +59,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|", flush=True)
     ratios, noises = [], []
     inputs: dict[str, dict[str, tuple[Any, ...]]] = {}
-    for op, shape, config_a, config_b in jobs:
+    for op, shape, entry_a, entry_b in jobs:
         wrapper = get_kernel(op)
         if op not in inputs:
             inputs.clear()
@@ -66,11 +67,12 @@ def main() -> None:
         args = inputs[op][shape]
         timer = tuning_timer(shape, args)
         kernels = []
-        for config in (config_a, config_b):
+        for entry in (entry_a, entry_b):
+            # Each config on the kernel it was tuned for (the op's own, or the variant the entry names).
             kernel = helion.kernel(
-                wrapper.raw_kernel_func,
+                wrapper.function_of(entry.variant),
                 **{**wrapper.helion_settings, "static_shapes": False},
-                config=helion.Config(**config),
+                config=helion.Config(**entry.config),
             )
             work = clone_args(args)
             kernel(*work)  # compile outside the timing
@@ -85,7 +87,7 @@ def main() -> None:
         noises.append(noise)
         print(
             f"| {op} | {shape} | {med_a:.4f} | {med_b:.4f} | {med_b / med_a:.3f} | {noise * 100:.1f}% | "
-            f"{config_a == config_b} |",
+            f"{(entry_a.variant, entry_a.config) == (entry_b.variant, entry_b.config)} |",
             flush=True,
         )
     if ratios:

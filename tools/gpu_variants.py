@@ -184,12 +184,15 @@ def _case(name: str, tokens: int, width: int, device: str) -> tuple[Any, tuple[A
     return op, args, _matches(want, expected)
 
 
-def _stored_config(op: Any, args: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
+def _stored_config(op: Any, args: tuple[Any, ...]) -> tuple[str, dict[str, Any], Callable[..., Any]]:
     """The config key ``op`` selects for ``args`` on this machine's platform,
-    and that entry's config ({} where there is none)."""
+    that entry's config ({} where there is none) and the kernel function it
+    is for (the op's own, or the variant the entry names)."""
     key = op.configured.selected_key(*args)
     entry = op.configured.entries.get(key)
-    return key, dict(entry.config) if entry is not None else {}
+    if entry is None:
+        return key, {}, op.raw_kernel_func
+    return key, dict(entry.config), op.function_of(entry.variant)
 
 
 def _matches(want: Any, expected: tuple[Any, ...]) -> Callable[[tuple[Any, ...], Any], None]:
@@ -380,8 +383,8 @@ def eviction(small: bool, device: str) -> None:
     cases += [("fused_add_rms_norm", 16384, 5120), ("rotary_embedding", 16384, 2048)]
     for name, tokens, width in [(n, 64, 256) for n, _, _ in cases[::2]] if small else cases:
         op, args, check = _case(name, tokens, width, device)
-        key, stored = _stored_config(op, args)
-        spec = helion.kernel(op.raw_kernel_func, static_shapes=False).bind(args).config_spec
+        key, stored, body = _stored_config(op, args)
+        spec = helion.kernel(body, static_shapes=False).bind(args).config_spec
         loads = len(spec.default_config().config.get("load_eviction_policies", []))
         memory_ops = spec.indexing.length
 
@@ -398,7 +401,7 @@ def eviction(small: bool, device: str) -> None:
             ("tensor descriptors", descriptors),
             ("tensor descriptors, evict last", {**descriptors, **evict_last}),
         ):
-            k = helion.kernel(op.raw_kernel_func, static_shapes=False, config=helion.Config(**{**stored, **change}))
+            k = helion.kernel(body, static_shapes=False, config=helion.Config(**{**stored, **change}))
             _try(label, lambda a, k=k: k(*a), args, check, nbytes, small)
 
 
@@ -498,10 +501,10 @@ def two_pass(small: bool, device: str) -> None:
     cases = [("fused_add_rms_norm", 16384, 5120), ("fused_add_rms_norm", 16384, 4096), ("rms_norm", 16384, 5120)]
     for name, tokens, width in [(n, 64, 5120) for n, _, _ in cases[::2]] if small else cases:
         op, args, check = _case(name, tokens, width, device)
-        _, stored = _stored_config(op, args)
+        _, stored, body = _stored_config(op, args)
         if not stored.get("reduction_loops") or stored["reduction_loops"] == [None]:
             stored = {**stored, "block_sizes": [1], "reduction_loops": [4096], "num_warps": 8}
-        bound = helion.kernel(op.raw_kernel_func, static_shapes=False).bind(args)
+        bound = helion.kernel(body, static_shapes=False).bind(args)
         policies = len(bound.config_spec.default_config().config.get("load_eviction_policies", []))
         code = bound.to_triton_code(helion.Config(**stored))
         second = _second_pass_row_loads(code, "weight") + [False] * policies
@@ -517,7 +520,7 @@ def two_pass(small: bool, device: str) -> None:
             ("16 warps", {"num_warps": 16}),
             ("16 warps, second pass evict-first", {**mixed, "num_warps": 16}),
         ):
-            k = helion.kernel(op.raw_kernel_func, static_shapes=False, config=helion.Config(**{**stored, **change}))
+            k = helion.kernel(body, static_shapes=False, config=helion.Config(**{**stored, **change}))
             _try(label, lambda a, k=k: k(*a), args, check, nbytes, small)
         if name != "fused_add_rms_norm":
             continue
@@ -535,10 +538,10 @@ def two_pass(small: bool, device: str) -> None:
     # the row in registers.
     for tokens, width in [(4, 512)] if small else [(256, 5120), (256, 8192), (1, 4096), (1, 8192)]:
         op, args, check = _case("fused_add_rms_norm", tokens, width, device)
-        _, stored = _stored_config(op, args)
+        _, stored, body = _stored_config(op, args)
         nbytes = _bench_bytes(op, args)
         print(f"fused_add_rms_norm tokens={tokens} width={width} (stored: {stored})", flush=True)
-        stored_kernel = helion.kernel(op.raw_kernel_func, static_shapes=False, config=helion.Config(**stored))
+        stored_kernel = helion.kernel(body, static_shapes=False, config=helion.Config(**stored))
         _try("stored", lambda a, k=stored_kernel: k(*a), args, check, nbytes, small)
         block = next_power_of_2(width)
         for warps in (4, 8, 16):
@@ -576,12 +579,12 @@ def row_loop(small: bool, device: str) -> None:
     sizes = [(64, 512)] if small else [(16384, 5120), (16384, 4096), (16384, 8192), (16384, 2048), (4096, 5120)]
     for tokens, width in sizes:
         op, args, check = _case("fused_add_rms_norm", tokens, width, device)
-        _, stored = _stored_config(op, args)
+        _, stored, body = _stored_config(op, args)
         nbytes = _bench_bytes(op, args)
         print(f"fused_add_rms_norm tokens={tokens} width={width} (stored: {stored})", flush=True)
         compiled = torch.compile(op.reference, dynamic=False)
         _try("inductor(reference)", lambda a, compiled=compiled: compiled(*a), args, lambda w, o: None, nbytes, small)
-        shipped = helion.kernel(op.raw_kernel_func, static_shapes=False, config=helion.Config(**stored))
+        shipped = helion.kernel(body, static_shapes=False, config=helion.Config(**stored))
         _try("stored", lambda a, k=shipped: k(*a), args, check, nbytes, small)
         bound = helion.kernel(fused_add_rms_norm_stored_sum, static_shapes=False).bind(args)
         policies = len(bound.config_spec.default_config().config.get("load_eviction_policies", []))

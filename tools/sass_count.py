@@ -106,7 +106,7 @@ def sass_report(cubin: bytes) -> tuple[str, collections.Counter[str], int | None
     return sass, opcodes, int(regs.group(1)) if regs else None
 
 
-def _stored_config(op: Any, args: tuple[Any, ...], platform: str) -> tuple[str, dict[str, Any]]:
+def _stored_config(op: Any, args: tuple[Any, ...], platform: str) -> tuple[str, dict[str, Any], Any]:
     from helion_ops.core import ConfigSelector
 
     entries = op.config_store.load(op.op_name, platform)
@@ -114,7 +114,8 @@ def _stored_config(op: Any, args: tuple[Any, ...], platform: str) -> tuple[str, 
     key = selector.select(args)
     if key not in entries:
         raise SystemExit(f"op {op.op_name!r}: no stored {platform} config for key {key!r}; pass --config")
-    return key, dict(entries[key].config)
+    # With the kernel function the entry is for (the op's own, or its variant).
+    return key, dict(entries[key].config), op.function_of(entries[key].variant)
 
 
 def main() -> None:
@@ -133,8 +134,11 @@ def main() -> None:
 
     op = get_kernel(opts.op)
     (args,) = op.input_generator(tokens=(opts.tokens,), hidden=(opts.hidden,), device="cpu").values()
-    key, config = ("--config", opts.config) if opts.config else _stored_config(op, args, opts.platform)
-    sass, opcodes, regs = sass_report(compile_for_sm90(op.raw_kernel_func, args, config))
+    if opts.config:
+        key, config, body = "--config", opts.config, op.raw_kernel_func
+    else:
+        key, config, body = _stored_config(op, args, opts.platform)
+    sass, opcodes, regs = sass_report(compile_for_sm90(body, args, config))
     if opts.dump:
         with open(opts.dump, "w") as f:
             f.write(sass)

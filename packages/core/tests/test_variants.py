@@ -6,6 +6,7 @@ the fastest variant per key."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -154,17 +155,30 @@ def test_an_entry_for_a_variant_the_op_lacks_is_refused_at_registration(names: l
     with pytest.raises(
         ConfigFileError,
         match=rf"op '{op}': the config entry for key 'rows=4' on platform 'cpu' is for variant 'by_columns', "
-        r"which the op does not have \(its variants: plus_one\)\. Correct or remove",
+        r"which the op does not have \(its variants: plus_one\)\. Correct the entry's 'variant' field, remove it "
+        r"\(the entry then runs the op's own kernel\)",
     ):
         register(op, tmp_path)
 
 
-@pytest.mark.parametrize("value", [5, "", "two words", None])
-def test_a_variant_field_that_is_no_name_is_refused_when_read(names: list[str], tmp_path: Path, value: Any) -> None:
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (5, r"expected the name of one of the op's kernel variants \(a Python identifier\), found int 5"),
+        ("", r"expected the name of one of the op's kernel variants"),
+        ("two words", r"expected the name of one of the op's kernel variants"),
+        (None, r"expected the name of one of the op's kernel variants"),
+        # How reports name the op's own kernel, copied into a file.
+        ("main", r"found 'main', the name reports give the op's own kernel.*Remove the field"),
+    ],
+)
+def test_a_variant_field_that_names_no_variant_is_refused_when_read(
+    names: list[str], tmp_path: Path, value: Any, message: str
+) -> None:
     op = unique("variants_field")
     names.append(op)
     write_configs(tmp_path, op, [{"key": {"rows": 4}, "config": ROWS, "variant": value}])
-    with pytest.raises(ConfigFileError, match=r"entry 0, field 'variant': expected the name of one of the op's kernel"):
+    with pytest.raises(ConfigFileError, match=rf"cpu\.json, entry 0, field 'variant': {message}"):
         register(op, tmp_path)
 
 
@@ -270,6 +284,47 @@ def test_autotune_tunes_every_variant_and_writes_the_fastest_per_key(names: list
         assert bound._config.config["block_sizes"] == entry.config["block_sizes"]
 
 
+def test_provenance_describes_an_entry_only_on_the_kernel_it_was_tuned_on() -> None:
+    """An entry whose variant field was changed by hand runs its config on a
+    kernel nobody timed it on: not tuned (--resume re-tunes it, doctor does not
+    quote its times)."""
+    from helion_ops.core._provenance import make_record, provenance_of, tuned_entry
+
+    record = make_record(
+        config=ROWS, tuned_ms=1.0, default_ms=2.0, effort="sweep", autotuner="helion", shape="s", variant="plus_one"
+    )
+    tuned = tuned_entry({"rows": 8}, ROWS, record, variant="plus_one")
+    assert provenance_of(tuned) == record
+    edited = dataclasses.replace(tuned, extra={k: v for k, v in tuned.extra.items() if k != "variant"})
+    assert provenance_of(edited) is None
+    renamed = dataclasses.replace(tuned, extra={**tuned.extra, "variant": "other"})
+    assert provenance_of(renamed) is None
+    own_record = make_record(config=ROWS, tuned_ms=1.0, default_ms=2.0, effort="sweep", autotuner="helion", shape="s")
+    own = tuned_entry({"rows": 8}, ROWS, own_record)
+    assert provenance_of(own) == own_record and "variant" not in own.to_json()
+    given_one = dataclasses.replace(own, extra={**own.extra, "variant": "plus_one"})
+    assert provenance_of(given_one) is None
+
+
+def test_the_budget_per_shape_is_shared_by_the_ops_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    from helion_ops.core import _autotune
+
+    budgets: list[tuple[str | None, int | None]] = []
+
+    def fake_helion_autotune(wrapper: Any, args: Any, effort: str, budget: Any, shape: str, seeds: Any, variant: Any) -> Any:
+        budgets.append((variant, budget))
+        return {"block_sizes": [2]}, 1.0, 2.0, "candidates"
+
+    monkeypatch.setattr(_autotune, "helion_autotune", fake_helion_autotune)
+    job = _autotune.Job(
+        op=test_ops.VARIANT_OP, module="autotune_test_ops", shape="hidden=8,numtokens=3",
+        key={"hidden": 8, "numtokens": 3}, platform="cpu", effort="quick", budget_seconds=61,
+    )
+    tuned = _autotune.tune_variants(test_ops.variant_op, job, args_of(3), None)
+    assert budgets == [(None, 30), ("by_columns", 30)]
+    assert tuned.best.variant is None and tuned.variants_ms() == {"main": 1.0, "by_columns": 1.0}
+
+
 def test_a_failing_variant_is_reported_and_the_others_still_written(tmp_path: Path) -> None:
     out = tmp_path / "out"
     env = {"HELION_OPS_AUTOTUNER": STAND_IN, "HELION_OPS_TEST_FAIL_VARIANT": "by_columns"}
@@ -279,6 +334,9 @@ def test_a_failing_variant_is_reported_and_the_others_still_written(tmp_path: Pa
         env=env,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Said in the progress line and the summary, not only in the provenance.
+    assert "tuned (by_columns failed)" in proc.stdout
+    assert "variant by_columns failed: RuntimeError: stand-in told to fail variant by_columns" in proc.stderr
     entries = json.loads((out / test_ops.VARIANT_OP / "cpu.json").read_text())
     assert {e["key"]["hidden"] for e in entries} == set(test_ops.HIDDEN)
     for entry in entries:

@@ -609,7 +609,7 @@ def single_config_kernel(spec: OpSpec) -> Any:
 
     wrapper = spec.op
     entries = {k: e for k, e in wrapper.configured.entries.items() if k == "default"}
-    return ConfiguredHelionKernel(
+    configured = ConfiguredHelionKernel(
         wrapper.op_name,
         wrapper.raw_kernel_func,
         platform=wrapper.platform,
@@ -619,7 +619,10 @@ def single_config_kernel(spec: OpSpec) -> Any:
         keys=wrapper.keys,
         policy=lambda: wrapper.policy,
         platforms_with_configs=[wrapper.platform],
-    ).kernel
+        variants=wrapper.variants,
+    )
+    # The kernel the default entry is for (the op's own without one).
+    return configured.kernel_for(entries.get("default"))
 
 
 def run_size_one_first(spec: OpSpec, tol: Tolerance, *, tokens: Sequence[int], width: int, device: str) -> None:

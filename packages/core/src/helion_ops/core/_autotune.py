@@ -376,8 +376,7 @@ def bind_for_tuning(
     import helion
 
     settings = autotune_settings(wrapper, effort, budget_seconds, helion_setting_names())
-    fn = wrapper.raw_kernel_func if variant is None else wrapper.variants[variant]
-    return helion.kernel(fn, **settings).bind(args)
+    return helion.kernel(wrapper.function_of(variant), **settings).bind(args)
 
 
 def tuning_timer(shape: str, args: tuple[Any, ...]) -> Callable[[Callable[[], object]], float]:
@@ -573,9 +572,13 @@ def tune_variants(
     wrapper: HelionKernelWrapper, job: Job, args: tuple[Any, ...], stand_in: tuple[str, StandIn] | None
 ) -> VariantsTuned:
     """Tune the op's function and each of its variants for ``job``; a variant
-    that fails is reported beside the others (the job fails only if all do)."""
+    that fails is reported beside the others (the job fails only if all do).
+    The job's time budget is shared by the kernels, so that a job takes what
+    ``--budget-seconds`` says whatever the number of variants."""
     results: list[VariantResult] = []
     failed: list[tuple[str | None, str]] = []
+    kernels = 1 + len(wrapper.variants)
+    budget = None if job.budget_seconds is None else max(1, job.budget_seconds // kernels)
     for variant in (None, *wrapper.variants):
         try:
             if stand_in is not None:
@@ -585,7 +588,7 @@ def tune_variants(
             else:
                 seeds = stored_seeds(wrapper, job.key, job.platform, args, variant) if job.effort in OWN_EFFORTS else []
                 config, tuned_ms, default_ms, origin = helion_autotune(
-                    wrapper, args, job.effort, job.budget_seconds, job.shape, seeds, variant
+                    wrapper, args, job.effort, budget, job.shape, seeds, variant
                 )
         except Exception as exc:
             if not wrapper.variants:

@@ -101,7 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument(
-        "--budget-seconds", type=positive_int, metavar="N", help="Helion's time budget per shape (autotune_budget_seconds)"
+        "--budget-seconds", type=positive_int, metavar="N", help="Helion's time budget per shape (autotune_budget_seconds), shared by an op's kernel variants"
     )
     parser.add_argument(
         "--shapes",

@@ -65,7 +65,10 @@ class LineReporter:
         if result.ok:
             eta = self._eta()
             variant = "" if result.variant is None else f" with variant {result.variant}"
-            self._print(f"{head}: {_fmt_ms(result.tuned_ms)} ms{variant} (default {_fmt_ms(result.default_ms)} ms){eta}")
+            failed = "".join(f"; variant {name} failed: {error}" for name, error in failed_variants(result))
+            self._print(
+                f"{head}: {_fmt_ms(result.tuned_ms)} ms{variant} (default {_fmt_ms(result.default_ms)} ms){failed}{eta}"
+            )
         elif retry:
             self._print(f"{head}: failed, retrying: {result.error}")
         else:
@@ -151,10 +154,25 @@ def make_reporter() -> Reporter:
     return RichReporter(console)
 
 
+def failed_variants(result: JobResult) -> list[tuple[str, str]]:
+    """The op's kernel variants that could not be tuned in a job that was (name, error)."""
+    timings = (result.provenance or {}).get("variants_ms") or {}
+    return [(name, value) for name, value in timings.items() if isinstance(value, str)]
+
+
+def job_status(result: JobResult) -> str:
+    """``tuned``, with the variant written and those that failed (a job
+    re-run without ``--resume`` retries them); ``FAILED``."""
+    if not result.ok:
+        return "FAILED"
+    notes = ([result.variant] if result.variant else []) + [f"{name} failed" for name, _ in failed_variants(result)]
+    return f"tuned ({'; '.join(notes)})" if notes else "tuned"
+
+
 def summary_rows(results: Sequence[JobResult]) -> list[list[str]]:
     rows = []
     for r in sorted(results, key=lambda r: (r.job.op, r.job.shape)):
-        status = ("tuned" if r.variant is None else f"tuned ({r.variant})") if r.ok else "FAILED"
+        status = job_status(r)
         # A time of 0 (a timer too coarse for the call) is still a tuned job, without a ratio.
         speedup = f"{r.default_ms / r.tuned_ms:.2f}x" if r.ok and r.tuned_ms and r.default_ms else "-"
         shape = r.job.shape + (f" (+{len(r.job.also_covers)} same key)" if r.job.also_covers else "")

@@ -46,6 +46,8 @@ _KEY_TEXT = re.compile(r"[^,=]*")
 # registered with ``variants=``); entries without it are for the op's own
 # function, as every vLLM entry is.
 VARIANT_FIELD = "variant"
+# How reports name the op's own function (an entry without ``variant``).
+MAIN_VARIANT = "main"
 
 
 def key_id(key: Mapping[str, object]) -> str:
@@ -240,6 +242,11 @@ def validate_variant(value: object, where: str) -> str:
         raise ConfigFileError(
             f"{where}, field {VARIANT_FIELD!r}: expected the name of one of the op's kernel variants (a Python "
             f"identifier), found {_found(value)}. Correct it, or remove the field to use the op's own kernel."
+        )
+    if value == MAIN_VARIANT:
+        raise ConfigFileError(
+            f"{where}, field {VARIANT_FIELD!r}: found {value!r}, the name reports give the op's own kernel; an "
+            "entry for that kernel has no variant field. Remove the field."
         )
     return value
 

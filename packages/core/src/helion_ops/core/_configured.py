@@ -102,8 +102,9 @@ class ConfiguredHelionKernel:
                 raise ConfigFileError(
                     f"op {self.op_name!r}: the config entry for key {kid!r} on platform {self.platform!r} is for "
                     f"variant {entry.variant!r}, which the op does not have (its variants: "
-                    f"{', '.join(known) or 'none'}). Correct or remove the entry's {VARIANT_FIELD!r} field, or "
-                    f"re-tune it with `helion-ops autotune {self.op_name} --platform {self.platform}`."
+                    f"{', '.join(known) or 'none'}). Correct the entry's {VARIANT_FIELD!r} field, remove it (the "
+                    f"entry then runs the op's own kernel), or re-tune it with `helion-ops autotune {self.op_name} "
+                    f"--platform {self.platform}`."
                 )
 
     @property

@@ -107,10 +107,13 @@ def tuned_entry(
 
 
 def provenance_of(entry: ConfigEntry) -> dict[str, Any] | None:
-    """The entry's provenance record if it still describes the entry's config, else None."""
+    """The entry's provenance record if it still describes the entry's config
+    and the kernel it runs on (its ``variant``), else None."""
     record = entry.extra.get(PROVENANCE_FIELD)
     if not isinstance(record, dict) or record.get("config") != entry.config:
         return None
+    if record.get("variant") != entry.variant:
+        return None  # the config was tuned on another of the op's kernels
     return record
 
 

@@ -16,10 +16,8 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ._config_entries import MAIN_VARIANT
 from ._errors import InvalidSettingsError
-
-# How reports name the op's own function (entries without a ``variant``).
-MAIN_VARIANT = "main"
 
 
 def variant_label(name: str | None) -> str:

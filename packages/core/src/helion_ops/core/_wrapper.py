@@ -142,6 +142,10 @@ class HelionKernelWrapper:
             variants=self.variants,
         )
 
+    def function_of(self, variant: str | None) -> Callable[..., Any]:
+        """The kernel function of ``variant`` (an entry's ``variant`` field; None: the op's own)."""
+        return self.raw_kernel_func if variant is None else self.variants[variant]
+
     @property
     def policy(self) -> MissingConfigPolicy:
         return missing_config_policy(self._missing_config)
