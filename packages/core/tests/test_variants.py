@@ -148,6 +148,28 @@ def test_forced_hop_mode_is_refused_with_how_to_fix(names: list[str], tmp_path: 
         torch._dynamo.reset()
 
 
+def test_an_op_whose_platform_entries_name_no_variant_keeps_the_hop(names: list[str], tmp_path: Path) -> None:
+    """Variants registered but no entry of this platform names one: the op's
+    own kernel serves every call, so a HOP node can run it."""
+    op = unique("variants_unused")
+    names.append(op)
+    write_configs(tmp_path, op, [{"key": {"rows": 4}, "config": ROWS}])
+    wrapper = register(op, tmp_path)
+    assert wrapper.variants and not wrapper.configured.runs_variants
+    assert dynamo_bridge.prepared_for(wrapper.kernel).hop_allowed
+    if not dynamo_bridge.capabilities().hop_tracing:
+        return
+    torch._dynamo.reset()
+    dynamo_bridge.set_mode("hop")
+    try:
+        x, w = args_of(4)
+        out = torch.compile(lambda x, w: wrapper(x, w), backend="aot_eager", fullgraph=True)(x, w)
+        torch.testing.assert_close(out, scale_rows_ref(x, w))
+    finally:
+        dynamo_bridge.set_mode(None)
+        torch._dynamo.reset()
+
+
 def test_an_entry_for_a_variant_the_op_lacks_is_refused_at_registration(names: list[str], tmp_path: Path) -> None:
     op = unique("variants_unknown")
     names.append(op)

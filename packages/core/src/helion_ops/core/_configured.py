@@ -123,6 +123,12 @@ class ConfiguredHelionKernel:
         """Whether a stored config (not the missing-config fallback) serves ``args``."""
         return self.selector.select(args) in self.entries
 
+    @property
+    def runs_variants(self) -> bool:
+        """Whether an entry of this platform is for one of the op's variants
+        (else the op's own kernel serves every call, as one HOP node can)."""
+        return any(entry.variant is not None for entry in self.entries.values())
+
     def entry_for(self, args: tuple[Any, ...]) -> ConfigEntry | None:
         """The stored entry serving ``args``; None where the missing-config policy decides."""
         return self.entries.get(self.selector.select(args))

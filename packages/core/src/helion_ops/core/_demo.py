@@ -267,14 +267,14 @@ def run_demo(wrappers: Sequence[HelionKernelWrapper], atol: float, rtol: float) 
                 rows.append(DemoRow(wrapper.op_name, status=f"FAIL: {type(exc).__name__}: {lines[0] if lines else ''}"))
     print_table("helion-ops demo", COLUMNS, [r.cells() for r in rows])
     by_name = {w.op_name: w for w in wrappers}
-    # Preferably an op with one kernel: an op with variants never takes the HOP.
+    # Preferably an op with one kernel here: one running variants never takes the HOP.
     captured = [r for r in rows if r.graph is not None]
-    shown = next((r for r in captured if not by_name[r.op].variants), captured[0] if captured else None)
+    shown = next((r for r in captured if not by_name[r.op].configured.runs_variants), captured[0] if captured else None)
     if shown is not None:
         print(f"\ncaptured FX graph of {shown.op} (mode {dynamo_bridge.get_mode().value}, path {shown.mode}):")
         print(shown.graph.graph)
         wrapper = by_name[shown.op]
-        if dynamo_bridge.capabilities().hop_tracing and shown.mode != "hop" and not wrapper.variants:
+        if dynamo_bridge.capabilities().hop_tracing and shown.mode != "hop" and not wrapper.configured.runs_variants:
             graph = hop_graph(wrapper, device)
             if graph is not None:
                 print(f"\ncaptured FX graph of {shown.op} with the HOP (mode 'hop'):")

@@ -124,8 +124,9 @@ class HelionKernelWrapper:
             fake_impl=fake_impl or reference,
             mutates_args=mutates_args,
             validate=validate,
-            # One HOP node runs one kernel; an op with variants picks its kernel per call.
-            hop_allowed=not self.variants,
+            # One HOP node runs one kernel: where an entry of this platform
+            # names a variant, the kernel is picked per call (custom op).
+            hop_allowed=not self.configured.runs_variants,
         )
 
     def _configure(self, platform: str) -> ConfiguredHelionKernel:
