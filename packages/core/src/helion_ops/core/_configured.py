@@ -119,10 +119,6 @@ class ConfiguredHelionKernel:
         """The config key id a call selects."""
         return self.selector.select(args)
 
-    def has_entry_for(self, args: tuple[Any, ...]) -> bool:
-        """Whether a stored config (not the missing-config fallback) serves ``args``."""
-        return self.selector.select(args) in self.entries
-
     @property
     def runs_variants(self) -> bool:
         """Whether an entry of this platform is for one of the op's variants
