@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -176,7 +177,8 @@ def test_an_entry_for_a_variant_the_op_lacks_is_refused_at_registration(names: l
     write_configs(tmp_path, op, [{"key": {"rows": 4}, "config": ROWS, "variant": "by_columns"}])
     with pytest.raises(
         ConfigFileError,
-        match=rf"op '{op}': the config entry for key 'rows=4' on platform 'cpu' is for variant 'by_columns', "
+        match=rf"op '{op}': the config entry for key 'rows=4' on platform 'cpu' "
+        rf"\({re.escape(str(tmp_path / op / 'cpu.json'))}, entry 0\) is for variant 'by_columns', "
         r"which the op does not have \(its variants: plus_one\)\. Correct the entry's 'variant' field, remove it "
         r"\(the entry then runs the op's own kernel\)",
     ):

@@ -310,7 +310,8 @@ def test_keys_entry_with_a_string_value_is_refused_naming_it(names: list[str], t
     names.append(op)
     write_configs(tmp_path, op, "cpu", [{"key": {"rows": 4}, "config": SMALL}, {"key": {"rows": "large"}, "config": LARGE}])
     # Configs are loaded when the op is registered (outside any traced region), as a bad file's errors are.
-    with pytest.raises(ConfigFileError, match=rf"op '{op}': config entry 'rows=large' has rows='large'; .* must be integers"):
+    where = re.escape(f"({tmp_path / op / 'cpu.json'}, entry 1)")
+    with pytest.raises(ConfigFileError, match=rf"op '{op}': config entry 'rows=large' {where} has rows='large'; .* must be integers"):
         register_kernel(op, configs=tmp_path, keys={"rows": ("x", 0)})(scale_rows)
 
 

@@ -63,6 +63,15 @@ class ConfigEntry:
     config: dict[str, Any]
     # Extra fields of the entry (provenance and the like), kept on rewrite.
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Where the entry was read ("<file>, entry <i>"), for errors raised after
+    # the layers are merged (registration); None for an entry made in memory.
+    # Not written back and not part of equality.
+    source: str | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    @property
+    def origin(self) -> str:
+        """`` (<file>, entry <i>)`` for error messages; empty for an entry made in memory."""
+        return f" ({self.source})" if self.source else ""
 
     @property
     def key_id(self) -> str:
@@ -329,7 +338,7 @@ def parse_entries(text: str, source: str) -> list[ConfigEntry]:
         # Kept and written back on merge: checked as new entries' extras are
         # (an Infinity read from 1e400 would make every later write fail).
         extra = validate_extra({k: v for k, v in item.items() if k not in ("key", "config")}, where)
-        entries.append(ConfigEntry(key, config, extra))
+        entries.append(ConfigEntry(key, config, extra, source=where))
     return entries
 
 

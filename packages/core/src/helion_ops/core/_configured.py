@@ -100,7 +100,8 @@ class ConfiguredHelionKernel:
         for kid, entry in self.entries.items():
             if entry.variant is not None and entry.variant not in functions:
                 raise ConfigFileError(
-                    f"op {self.op_name!r}: the config entry for key {kid!r} on platform {self.platform!r} is for "
+                    f"op {self.op_name!r}: the config entry for key {kid!r} on platform {self.platform!r}"
+                    f"{entry.origin} is for "
                     f"variant {entry.variant!r}, which the op does not have (its variants: "
                     f"{', '.join(known) or 'none'}). Correct the entry's {VARIANT_FIELD!r} field, remove it (the "
                     f"entry then runs the op's own kernel), or re-tune it with `helion-ops autotune {self.op_name} "

@@ -11,7 +11,7 @@ value >= the actual one, else the largest, and finally the default entry.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -62,17 +62,18 @@ def nearest_key(actual: Mapping[str, int], entries: Sequence[Mapping[str, Any]],
     return key_id(candidates[0])
 
 
-def _check_int_keys(op_name: str, key_dicts: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> None:
+def _check_int_keys(op_name: str, entries: Iterable[ConfigEntry], fields: Sequence[str]) -> None:
     """``keys=`` fields are tensor dimensions: an entry keyed by exactly those
     fields with a string value could never be chosen (and the nearest-value
     search compares numbers), so it is refused when the op loads its configs."""
-    for key in key_dicts:
+    for entry in entries:
+        key = entry.key
         if set(key) != set(fields):
             continue
         for field in fields:
             if type(key[field]) is not int:
                 raise ConfigFileError(
-                    f"op {op_name!r}: config entry {key_id(key)!r} has {field}={key[field]!r}; the op's keys= "
+                    f"op {op_name!r}: config entry {key_id(key)!r}{entry.origin} has {field}={key[field]!r}; the op's keys= "
                     f"fields ({', '.join(fields)}) are tensor dimensions, so their values must be integers. "
                     "Correct the entry, or re-tune it with `helion-ops autotune`."
                 )
@@ -97,7 +98,7 @@ class ConfigSelector:
         self._read = _dim_reader(fn, keys, op_name) if keys else None
         self._key_dicts = [e.key for e in self.entries.values()]
         if keys:
-            _check_int_keys(op_name, self._key_dicts, self._fields)
+            _check_int_keys(op_name, self.entries.values(), self._fields)
 
     def select(self, args: tuple[Any, ...]) -> str:
         """The key id to use; raises UnknownConfigKeyError for a picker's unknown key."""
