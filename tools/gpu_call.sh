@@ -19,7 +19,9 @@
 #             /tmp/tuned, where a tune step of this machine leaves them; a
 #             carried folder works too) when it exists, else the installed
 #             package's; $OUT/bench-<group>.json, then the merged table and plot
-#   tests     the GPU-marked tests of the three packages
+#   tests     the GPU-marked tests of the three packages (with the configs of
+#             $TESTS_CONFIGS layered over the package's when set, e.g.
+#             /tmp/tuned after a tune step of this machine)
 #   host      host time per eager call (benchmarks/test_host_overhead.py) and
 #             its breakdown (tools/gpu_variants.py --only host)
 #   block     the MLP block benchmark (benchmarks/test_block.py)
@@ -88,6 +90,8 @@ step_bench() {
 }
 
 step_tests() {
+  [ -n "${TESTS_CONFIGS:-}" ] && export HELION_OPS_CONFIG_DIR=$TESTS_CONFIGS
+  echo "tests configs: ${HELION_OPS_CONFIG_DIR:-installed package}"
   timeout "${TESTS_LIMIT:-250}" python3 -m pytest -q -m gpu -p no:cacheprovider -rfE packages/dynamo_bridge/tests \
     packages/core/tests packages/kernels/tests > "$OUT/tests.log" 2>&1
   echo "tests rc=$? $(el): $(tail -n 1 "$OUT/tests.log")"; grep -E "^FAILED|^ERROR" "$OUT/tests.log" | head -n 12
