@@ -22,7 +22,7 @@ def test_help_imports_neither_torch_nor_helion() -> None:
     """`helion-ops --help` builds the whole parser (autotune's options too) without the heavy imports."""
     proc = run_cli(["--help"])
     assert proc.returncode == 0, proc.stderr
-    for command in ("demo", "list", "doctor", "bench", "autotune"):
+    for command in ("demo", "list", "doctor", "bench", "autotune", "merge"):
         assert command in proc.stdout
     timed = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "helion_ops.core._cli", "autotune", "--help"],

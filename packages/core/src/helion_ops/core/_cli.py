@@ -1,4 +1,4 @@
-"""The ``helion-ops`` command: demo, list, doctor, bench, autotune.
+"""The ``helion-ops`` command: demo, list, doctor, bench, autotune, merge.
 
 Kernel packages contribute ops through the ``helion_ops.kernels`` entry point.
 Every error the command expects (a bad option, an unknown op, a bad
@@ -50,7 +50,12 @@ _EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
 )
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 # Options naming a file the command writes; 'out' may also name a directory.
-_OUTPUT_OPTIONS = (("json", "--json", False), ("plot", "--plot", False), ("out", "--out", True))
+_OUTPUT_OPTIONS = (
+    ("json", "--json", False),
+    ("plot", "--plot", False),
+    ("out", "--out", True),
+    ("into", "--into", True),
+)
 
 
 def exit_code_for(exc: BaseException) -> int | None:
@@ -266,6 +271,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if bad else EXIT_OK
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    from ._merge import run_merge
+
+    return run_merge(
+        args.sources,
+        args.into,
+        ops=args.ops or (),
+        platforms=args.platforms or (),
+        allow_other_gpu=args.allow_other_gpu,
+        dry_run=args.dry_run,
+    )
+
+
 def cmd_autotune(args: argparse.Namespace) -> int:
     from ._autotune_cli import run
 
@@ -283,6 +301,27 @@ def _add_autotune(sub: Any) -> None:
     )
     add_arguments(autotune)
     autotune.set_defaults(func=cmd_autotune)
+
+
+def _add_merge(sub: Any) -> None:
+    merge = sub.add_parser(
+        "merge",
+        help="merge tuned config folders (autotune's --out of several runs) into another, such as the shipped one",
+        description="Copy every <op>/<platform>.json entry of the sources into --into, per key and atomically "
+        "(the destination keeps its other keys; the later source wins where several hold a key). Everything is "
+        "checked before anything is written.",
+    )
+    merge.add_argument("sources", nargs="+", metavar="SRC", help="config folders to read (autotune's --out)")
+    merge.add_argument("--into", required=True, metavar="DIR", help="the config folder to write")
+    merge.add_argument("--ops", nargs="+", metavar="OP", help="merge only these ops")
+    merge.add_argument("--platforms", nargs="+", metavar="PLATFORM", help="merge only these platforms (nvidia_h100, ...)")
+    merge.add_argument(
+        "--allow-other-gpu",
+        action="store_true",
+        help="merge entries whose provenance names a GPU of another platform than their file",
+    )
+    merge.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    merge.set_defaults(func=cmd_merge)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -333,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
 
     _add_autotune(sub)
+    _add_merge(sub)
     return parser
 
 

@@ -31,3 +31,7 @@ class AutotuneError(HelionOpsError, RuntimeError):
     """Autotuning cannot run as asked: a stand-in autotuner that cannot be imported, a picker
     naming a key no entry has, a worker process that sees no GPU, a worker's driver thread failing.
     (No GPU in the command's own process is a ``NoGPUError``, missing Ray a ``MissingDependencyError``.)"""
+
+
+class ConfigMergeError(HelionOpsError, ValueError):
+    """``merge`` refuses a source entry: its provenance names a GPU of another platform than its file."""
