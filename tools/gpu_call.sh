@@ -9,10 +9,11 @@
 #
 # Steps:
 #   tune      helion-ops autotune $TUNE_OPS --effort $TUNE_EFFORT (default sweep)
-#             --shapes $TUNE_SHAPES --gpus all into /tmp/tuned, returned as
-#             $OUT/tuned.tgz (or $TUNE_JOBS: 'OPS: SPECS' groups separated by
-#             ';', one after the other; a group 'OPS: SPECS: EFFORT' names
-#             its own effort)
+#             --shapes $TUNE_SHAPES --gpus all into /tmp/tuned (or $TUNE_JOBS:
+#             'OPS: SPECS' groups separated by ';', one after the other; a
+#             group 'OPS: SPECS: EFFORT' names its own effort), returned as
+#             $OUT/tuned.tgz; then each tuned key's entry next to the one the
+#             package ships (helion-ops merge --dry-run)
 #   bench     helion-ops bench --repeats $REPEATS on $BENCH_SHAPES, the ops in
 #             $BENCH_GROUPS, one chain of groups per GPU (each process measures
 #             its own copy ceiling); configs from $TUNED_DIR (default
@@ -64,6 +65,10 @@ step_tune() {
   done
   grep -iE "error|failed" "$OUT/tune.log" | head -n 8
   tar czf "$OUT/tuned.tgz" -C /tmp/tuned . 2>/dev/null
+  # Each tuned key against the entry the package ships (variant, tuned us); writes nothing.
+  local shipped
+  shipped=$(python3 -c "import importlib.resources as r; print(r.files('helion_ops.kernels') / 'configs')")
+  [ -d /tmp/tuned ] && helion-ops merge /tmp/tuned --into "$shipped" --dry-run
 }
 
 step_bench() {
