@@ -13,7 +13,8 @@
 #             'OPS: SPECS' groups separated by ';', one after the other; a
 #             group 'OPS: SPECS: EFFORT' names its own effort), returned as
 #             $OUT/tuned.tgz; then each tuned key's entry next to the one the
-#             package ships (helion-ops merge --dry-run)
+#             package ships (helion-ops merge --dry-run). $TUNE_BUDGET: seconds
+#             per job (--budget-seconds, shared by an op's kernel variants)
 #   bench     helion-ops bench --repeats $REPEATS on $BENCH_SHAPES, the ops in
 #             $BENCH_GROUPS, one chain of groups per GPU (each process measures
 #             its own copy ceiling); configs from $TUNED_DIR (default
@@ -60,7 +61,7 @@ step_tune() {
     (( left > 0 )) || { echo "tune [$ops ]: skipped, TUNE_LIMIT spent"; continue; }
     # shellcheck disable=SC2086  # the op and shape lists are word lists
     timeout "$left" helion-ops autotune $ops --effort $effort --shapes $specs --gpus all \
-      --out /tmp/tuned >> "$OUT/tune.log" 2>&1
+      ${TUNE_BUDGET:+--budget-seconds $TUNE_BUDGET} --out /tmp/tuned >> "$OUT/tune.log" 2>&1
     echo "tune [$ops ] $effort: rc=$? $(el), $(_entries /tmp/tuned) entries"
   done
   grep -iE "error|failed" "$OUT/tune.log" | head -n 8
