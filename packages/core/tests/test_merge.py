@@ -121,6 +121,10 @@ def test_the_command_prints_its_plan_and_dry_run_writes_nothing(tmp_path: Path, 
     assert "replace" in row and "own, 222.0 us" in row and "stored_sum, 219.0 us" in row, proc.stdout
     assert "dry run: 0 added, 1 replaced, 0 unchanged; nothing written" in proc.stdout
     assert (shipped / OP / "nvidia_h100.json").read_text() == before
+    # A dry run neither writes nor needs to: no folder is made for a missing --into.
+    proc = run_cli(["merge", str(tuned), "--into", str(tmp_path / "new"), "--dry-run"])
+    assert proc.returncode == 0 and "1 added" in proc.stdout, proc.stderr
+    assert not (tmp_path / "new").exists()
 
     proc = run_cli(["merge", str(tuned), "--into", str(tmp_path / "new")])
     assert proc.returncode == 0, proc.stderr
@@ -135,12 +139,14 @@ def test_the_command_prints_its_plan_and_dry_run_writes_nothing(tmp_path: Path, 
         (lambda t: [str(t), "--into", str(t)], 2, r"--into '.*' is also a source"),
         (lambda t: [str(t / "shipped"), "--into", str(t / "shipped" / OP / "nvidia_h100.json")], 2,
          r"--into '.*nvidia_h100.json' is a file; give a directory"),
+        (lambda t: [str(t / "shipped"), "--dry-run", "--into", str(t / "shipped" / OP / "nvidia_h100.json")], 2,
+         r"--into '.*nvidia_h100.json' is a file; give a directory"),
         (lambda t: [str(t / "empty"), "--into", str(t / "out")], 2, r"source '.*empty' holds no <op>/<platform>.json"),
         (lambda t: [str(t / "bad"), "--into", str(t / "out")], 1, r"bad.*nvidia_h100.json"),
         (lambda t: [str(t / "shipped"), "--into", str(t / "out"), "--ops", "nope"], 2,
          r"--ops nope: no such config files in the sources"),
     ],
-    ids=["missing-source", "into-is-a-source", "into-is-a-file", "empty-source", "bad-json", "unknown-op-filter"],
+    ids=["missing-source", "into-is-a-source", "into-is-a-file", "dry-run-into-a-file", "empty-source", "bad-json", "unknown-op-filter"],
 )
 def test_errors_are_one_clear_line(tmp_path: Path, shipped: Path, make: Any, code: int, pattern: str) -> None:
     (tmp_path / "empty").mkdir()

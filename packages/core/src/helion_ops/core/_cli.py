@@ -50,12 +50,7 @@ _EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
 )
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 # Options naming a file the command writes; 'out' may also name a directory.
-_OUTPUT_OPTIONS = (
-    ("json", "--json", False),
-    ("plot", "--plot", False),
-    ("out", "--out", True),
-    ("into", "--into", True),
-)
+_OUTPUT_OPTIONS = (("json", "--json", False), ("plot", "--plot", False), ("out", "--out", True))
 
 
 def exit_code_for(exc: BaseException) -> int | None:
@@ -274,6 +269,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     from ._merge import run_merge
 
+    if not args.dry_run:  # a dry run may read a folder it cannot write (an installed package's)
+        check_writable("--into", Path(args.into), may_be_directory=True)
     return run_merge(
         args.sources,
         args.into,

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._cli_errors import CliUsageError, ConfigMergeError
+from ._cli_errors import CliUsageError, ConfigMergeError, OutputPathError
 from ._config_entries import ConfigEntry
 from ._config_store import ConfigStore
 
@@ -95,6 +95,8 @@ def plan_merge(
     allow_other_gpu: bool = False,
 ) -> list[MergeRow]:
     """One row per (op, platform, key) the sources hold: the entry that would be written and the one it replaces."""
+    if destination.exists() and not destination.is_dir():
+        raise OutputPathError(f"--into {str(destination)!r} is a file; give a directory")
     if any(source.resolve() == destination.resolve() for source in sources):
         raise CliUsageError(f"helion-ops merge: --into {str(destination)!r} is also a source; merge into another folder")
     rows = []
