@@ -13,15 +13,15 @@ import pytest
 from cli_runner import assert_clean_error, run_cli
 
 from helion_ops.core._cli_errors import CliUsageError, ConfigMergeError
-from helion_ops.core._merge import apply_merge, plan_merge
+from helion_ops.core._merge import apply_merge, plan_merge, table_rows
 
 OP = "fused_add_rms_norm"
 
 
 def _entry(key: dict[str, int], warps: int, gpu: str | None = None, ms: float = 0.2, **extra: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {"key": key, "config": {"block_sizes": [1], "num_warps": warps}, **extra}
-    if gpu is not None:
-        entry["provenance"] = {"gpu": gpu, "tuned_ms": ms, "config": entry["config"]}
+    if gpu is not None:  # as autotune writes it: the config and the kernel variant it was tuned for
+        entry["provenance"] = {"gpu": gpu, "tuned_ms": ms, "config": dict(entry["config"]), **extra}
     return entry
 
 
@@ -130,6 +130,18 @@ def test_the_command_prints_its_plan_and_dry_run_writes_nothing(tmp_path: Path, 
     assert proc.returncode == 0, proc.stderr
     assert "1 added, 0 replaced, 0 unchanged; wrote 1 file(s)" in proc.stdout
     assert _warps(tmp_path / "new" / OP / "nvidia_h100.json") == {"hidden=5120,numtokens=16384": 32}
+
+
+def test_the_table_times_an_entry_only_while_its_provenance_describes_it(tmp_path: Path, shipped: Path) -> None:
+    """A config edited after tuning (or a variant set by hand) no longer has the tuned time autotune measured."""
+    tuned = tmp_path / "tuned"
+    edited = _entry(LARGE, 32, H100, ms=0.219)
+    edited["config"]["num_warps"] = 8
+    relabelled = _entry(SMALL, 8, H100, variant="stored_sum")
+    relabelled["provenance"].pop("variant")
+    _write(tuned, OP, "nvidia_h100", [edited, relabelled])
+    after = {row[2]: row[5] for row in table_rows(plan_merge([tuned], shipped))}
+    assert after == {"hidden=5120,numtokens=16384": "own, untimed", "hidden=4096,numtokens=8": "stored_sum, untimed"}
 
 
 @pytest.mark.parametrize(

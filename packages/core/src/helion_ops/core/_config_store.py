@@ -161,10 +161,15 @@ class ConfigStore:
                 merged = {e.key_id: e for e in self.read_file(path)}
                 for entry in new:
                     merged[entry.key_id] = entry
-                ordered = sorted(merged.values(), key=lambda e: (e.key_id != "default", e.key_id))
+                ordered = sorted(merged.values(), key=lambda e: file_order(e.key_id))
                 text = json.dumps([e.to_json() for e in ordered], indent=2, allow_nan=False) + "\n"
                 atomic_write_text(path, text, op=op)
         return path
+
+
+def file_order(kid: str) -> tuple[bool, str]:
+    """Sort key of entries in a written file: the default first, then by key id."""
+    return (kid != "default", kid)
 
 
 def _is_name(value: str) -> bool:

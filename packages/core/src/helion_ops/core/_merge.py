@@ -20,11 +20,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from ._cli_errors import CliUsageError, ConfigMergeError, OutputPathError
 from ._config_entries import ConfigEntry
-from ._config_store import ConfigStore
+from ._config_store import ConfigStore, file_order
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,17 +42,14 @@ class MergeRow:
         return "same" if self.old.to_json() == self.new.to_json() else "replace"
 
 
-def _provenance(entry: ConfigEntry) -> dict[str, Any]:
-    from ._provenance import PROVENANCE_FIELD
-
-    record = entry.extra.get(PROVENANCE_FIELD)
-    return record if isinstance(record, dict) else {}
-
-
 def _check_gpu(op: str, platform: str, entry: ConfigEntry) -> None:
     from ._platform import canonical_platform
+    from ._provenance import PROVENANCE_FIELD
 
-    gpu = _provenance(entry).get("gpu")
+    # The raw record, not provenance_of's: an entry edited after tuning still
+    # says which machine's folder it came from.
+    record = entry.extra.get(PROVENANCE_FIELD)
+    gpu = record.get("gpu") if isinstance(record, dict) else None
     if not isinstance(gpu, str) or platform == "cpu":
         return
     tuned_on = canonical_platform(gpu)
@@ -102,11 +98,10 @@ def plan_merge(
     rows = []
     target = ConfigStore([destination])
     for op, platform in _source_files(sources, ops, platforms):
-        incoming: dict[str, ConfigEntry] = {}
-        for source in sources:  # the later source wins per key
-            incoming.update(ConfigStore([source]).load(op, platform))
+        # Layers: the first directory wins a key, so the sources go in reversed (the later one wins).
+        incoming = ConfigStore(list(reversed(sources))).load(op, platform)
         existing = target.load(op, platform)
-        for key, entry in sorted(incoming.items(), key=lambda item: (item[0] != "default", item[0])):
+        for key, entry in sorted(incoming.items(), key=lambda item: file_order(item[0])):
             if not allow_other_gpu:
                 _check_gpu(op, platform, entry)
             rows.append(MergeRow(op, platform, entry, existing.get(key)))
@@ -124,10 +119,12 @@ def apply_merge(rows: Sequence[MergeRow], destination: Path) -> list[Path]:
 
 
 def _summary(entry: ConfigEntry | None) -> str:
+    from ._provenance import provenance_of
+
     if entry is None:
         return "-"
-    record = _provenance(entry)
-    ms = record.get("tuned_ms")
+    # provenance_of: a tuned time only while it still describes the entry's config and kernel.
+    ms = (provenance_of(entry) or {}).get("tuned_ms")
     timing = f"{ms * 1000:.1f} us" if isinstance(ms, (int, float)) else "untimed"
     return f"{entry.variant or 'own'}, {timing}"
 
